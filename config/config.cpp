@@ -1,0 +1,290 @@
+// The sentinel.toml loader: toml++ parses, then each schema table is read key by key into
+// Config. The schema is closed: every key the file gives is either understood and checked
+// or rejected with its position, because a misspelt key that silently falls back to its
+// default is the worst kind of configuration error on a box in the field.
+#include "config/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <memory>
+#include <sstream>
+#include <type_traits>
+
+namespace sentinel::config {
+
+namespace {
+
+// Spellings of the enums, indexed by their values.
+constexpr std::array<std::string_view, 3> kHugepagesNames{"auto", "on", "off"};
+constexpr std::array<std::string_view, 2> kFailActionNames{"pass", "drop"};
+constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warning",
+                                                     "error", "critical", "off"};
+
+[[noreturn]] void fail(const toml::source_region& where, const std::string& message) {
+  throw LoadError({where.path ? *where.path : std::string(), where.begin.line, where.begin.column},
+                  message);
+}
+
+std::string_view type_name(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::table: return "table";
+    case toml::node_type::array: return "array";
+    case toml::node_type::string: return "string";
+    case toml::node_type::integer: return "integer";
+    case toml::node_type::floating_point: return "float";
+    case toml::node_type::boolean: return "boolean";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Throws "<path>: expected an integer, got string" unless `node` has type `wanted`.
+void expect_type(const toml::node& node, toml::node_type wanted, const std::string& path) {
+  if (node.type() == wanted) return;
+  const std::string_view name = type_name(wanted);
+  const bool vowel = std::string_view("aeiou").find(name.front()) != std::string_view::npos;
+  fail(node.source(), path + ": expected " + (vowel ? "an " : "a ") + std::string(name) + ", got " +
+                          std::string(type_name(node.type())));
+}
+
+// Rejects the first key, in file order, of `table` that `known` does not list. `section`
+// is empty for the root table, whose keys are the schema's tables.
+void reject_unknown_keys(const toml::table& table, std::initializer_list<std::string_view> known,
+                         std::string_view section) {
+  const toml::key* first = nullptr;
+  for (auto&& [key, node] : table) {
+    if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
+    if (first == nullptr || key.source().begin < first->source().begin) first = &key;
+  }
+  if (first == nullptr) return;
+  const std::string name(first->str());
+  if (!section.empty()) {
+    fail(first->source(), "unknown key '" + name + "' in [" + std::string(section) + "]");
+  }
+  fail(first->source(), table.get(name)->is_table() ? "unknown table [" + name + "]"
+                                                    : "unknown key '" + name + "' at top level");
+}
+
+// One table of the schema, possibly absent; its readers leave a value alone when its key
+// is absent and otherwise either store it or throw.
+class Section {
+ public:
+  Section(const toml::table& root, std::string_view name,
+          std::initializer_list<std::string_view> keys)
+      : name_(name) {
+    const toml::node* node = root.get(name);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::table, name_);
+    table_ = node->as_table();
+    reject_unknown_keys(*table_, keys, name_);
+  }
+
+  const toml::node* get(std::string_view key) const {
+    return table_ == nullptr ? nullptr : table_->get(key);
+  }
+  std::string path(std::string_view key) const { return name_ + "." + std::string(key); }
+
+  // A non-empty string.
+  void read(std::string_view key, std::string& out) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::string, path(key));
+    const std::string& value = node->as_string()->get();
+    if (value.empty()) fail(node->source(), path(key) + ": must not be empty");
+    out = value;
+  }
+
+  // An integer in lo..hi, and a power of two when asked.
+  void read(std::string_view key, uint32_t lo, uint32_t hi, uint32_t& out,
+            bool power_of_two = false) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::integer, path(key));
+    const int64_t value = node->as_integer()->get();
+    if (value < lo || value > hi) {
+      fail(node->source(), path(key) + ": " + std::to_string(value) + " is out of range " +
+                               std::to_string(lo) + ".." + std::to_string(hi));
+    }
+    out = static_cast<uint32_t>(value);
+    if (power_of_two && !std::has_single_bit(out)) {
+      fail(node->source(), path(key) + ": " + std::to_string(value) + " is not a power of two");
+    }
+  }
+
+  // One of `names`: stored as the enum value of the same index, or as the name itself.
+  template <typename T, size_t N>
+  void read(std::string_view key, const std::array<std::string_view, N>& names, T& out) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::string, path(key));
+    const std::string& value = node->as_string()->get();
+    const auto it = std::find(names.begin(), names.end(), value);
+    if (it == names.end()) {
+      std::string allowed;
+      for (std::string_view name : names) {
+        allowed += (allowed.empty() ? "" : ", ") + std::string(name);
+      }
+      fail(node->source(), path(key) + ": '" + value + "' is not one of " + allowed);
+    }
+    if constexpr (std::is_enum_v<T>) {
+      out = static_cast<T>(it - names.begin());
+    } else {
+      out = value;
+    }
+  }
+
+  // An array of CIDR strings.
+  void read(std::string_view key, std::vector<Cidr>& out) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::array, path(key));
+    const toml::array& array = *node->as_array();
+    out.clear();
+    for (size_t i = 0; i < array.size(); ++i) {
+      const std::string element = path(key) + "[" + std::to_string(i) + "]";
+      expect_type(array[i], toml::node_type::string, element);
+      std::string why;
+      const std::optional<Cidr> cidr = parse_cidr(array[i].as_string()->get(), why);
+      if (!cidr) fail(array[i].source(), element + ": " + why);
+      out.push_back(*cidr);
+    }
+  }
+
+ private:
+  std::string name_;
+  const toml::table* table_ = nullptr;
+};
+
+void read_ports(const toml::table& root, PortsConfig& ports) {
+  const Section section(root, "ports", {"vendor", "core"});
+  section.read("vendor", ports.vendor);
+  section.read("core", ports.core);
+  if (ports.vendor != ports.core) return;
+  // The defaults differ, so at least one of the two was given: point at it.
+  const char* given = section.get("core") != nullptr ? "core" : "vendor";
+  const char* other = section.get("core") != nullptr ? "vendor" : "core";
+  fail(section.get(given)->source(), section.path(given) + ": must differ from ports." + other +
+                                         " (both are '" + ports.core + "')");
+}
+
+void read_dataplane(const toml::table& root, DataplaneConfig& dataplane) {
+  const Section section(root, "dataplane",
+                        {"workers", "burst_size", "rx_descriptors", "tx_descriptors", "mbufs",
+                         "mbuf_cache", "hugepages"});
+  section.read("workers", 1, kMaxWorkers, dataplane.workers);
+  section.read("burst_size", 1, kMaxBurst, dataplane.burst_size);
+  section.read("rx_descriptors", 64, 16384, dataplane.rx_descriptors, true);
+  section.read("tx_descriptors", 64, 16384, dataplane.tx_descriptors, true);
+  section.read("mbufs", 1024, 4194304, dataplane.mbufs);
+  section.read("mbuf_cache", 0, 512, dataplane.mbuf_cache);  // RTE_MEMPOOL_CACHE_MAX_SIZE
+  section.read("hugepages", kHugepagesNames, dataplane.hugepages);
+}
+
+void read_log(const toml::table& root, LogConfig& log) {
+  const Section section(root, "log", {"dir", "level", "stats_interval"});
+  section.read("dir", log.dir);
+  section.read("level", kLogLevels, log.level);
+  section.read("stats_interval", 0, 3600, log.stats_interval);
+}
+
+void read_network(const toml::table& root, NetworkConfig& network) {
+  const Section section(root, "network", {"vendor_nets"});
+  section.read("vendor_nets", network.vendor_nets);
+}
+
+void read_failure(const toml::table& root, FailureConfig& failure) {
+  const Section section(root, "failure", {"malformed_vendor", "malformed_core"});
+  section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
+  section.read("malformed_core", kFailActionNames, failure.malformed_core);
+}
+
+struct FileCloser {
+  void operator()(std::FILE* file) const noexcept { std::fclose(file); }
+};
+
+}  // namespace
+
+Config load_config_file(const std::string& path) {
+  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw LoadError({path, 0, 0}, std::string("cannot open: ") + std::strerror(errno));
+  std::string text;
+  char buffer[4096];
+  while (const size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
+  // A directory opens but does not read.
+  if (std::ferror(file.get())) {
+    throw LoadError({path, 0, 0}, std::string("cannot read: ") + std::strerror(errno));
+  }
+  return load_config_text(text, path);
+}
+
+Config load_config_text(std::string_view text, const std::string& name) {
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(name));
+  } catch (const toml::parse_error& e) {
+    throw LoadError({name, e.source().begin.line, e.source().begin.column},
+                    std::string(e.description()));
+  }
+  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure"}, "");
+  Config config;
+  config.source = name;
+  read_ports(root, config.ports);
+  read_dataplane(root, config.dataplane);
+  read_log(root, config.log);
+  read_network(root, config.network);
+  read_failure(root, config.failure);
+  return config;
+}
+
+std::string dump_config(const Config& config) {
+  const DataplaneConfig& dp = config.dataplane;
+  toml::array vendor_nets;
+  for (const Cidr& cidr : config.network.vendor_nets) vendor_nets.push_back(cidr.to_string());
+  const std::pair<const char*, toml::table> sections[] = {
+      {"ports", toml::table{{"vendor", config.ports.vendor}, {"core", config.ports.core}}},
+      {"dataplane", toml::table{{"workers", int64_t{dp.workers}},
+                                {"burst_size", int64_t{dp.burst_size}},
+                                {"rx_descriptors", int64_t{dp.rx_descriptors}},
+                                {"tx_descriptors", int64_t{dp.tx_descriptors}},
+                                {"mbufs", int64_t{dp.mbufs}},
+                                {"mbuf_cache", int64_t{dp.mbuf_cache}},
+                                {"hugepages", to_string(dp.hugepages)}}},
+      {"log", toml::table{{"dir", config.log.dir},
+                          {"level", config.log.level},
+                          {"stats_interval", int64_t{config.log.stats_interval}}}},
+      {"network", toml::table{{"vendor_nets", std::move(vendor_nets)}}},
+      {"failure", toml::table{{"malformed_vendor", to_string(config.failure.malformed_vendor)},
+                              {"malformed_core", to_string(config.failure.malformed_core)}}},
+  };
+  // A toml::table orders its keys by name; formatting one table at a time keeps the
+  // schema's order of tables, which is the order sentinel.toml documents them in.
+  std::ostringstream out;
+  for (const auto& [name, table] : sections) {
+    if (out.tellp() > 0) out << "\n\n";
+    out << toml::table{{name, table}};
+  }
+  out << "\n";
+  return out.str();
+}
+
+const char* to_string(Hugepages h) noexcept {
+  const auto i = static_cast<size_t>(h);
+  return i < kHugepagesNames.size() ? kHugepagesNames[i].data() : "?";
+}
+
+const char* to_string(FailAction a) noexcept {
+  const auto i = static_cast<size_t>(a);
+  return i < kFailActionNames.size() ? kFailActionNames[i].data() : "?";
+}
+
+}  // namespace sentinel::config

@@ -1,0 +1,82 @@
+// Config: the box's configuration (sentinel.toml) as validated values. The defaults below
+// are the built-in configuration used without -c; config/sentinel.toml documents every key
+// with these same values (a unit test keeps the two equal). Loading is strict: an unknown
+// key, a wrong type or an out-of-range value is a LoadError with file:line:col.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/cidr.hpp"
+#include "config/error.hpp"
+
+namespace sentinel::config {
+
+enum class Hugepages : uint8_t { kAuto, kOn, kOff };
+enum class FailAction : uint8_t { kPass, kDrop };
+
+struct PortsConfig {
+  // A PCI address ("0000:03:00.0") or a DPDK vdev string ("net_af_packet0,iface=veth-v").
+  std::string vendor = "0000:03:00.0";
+  std::string core = "0000:04:00.0";
+  friend bool operator==(const PortsConfig&, const PortsConfig&) = default;
+};
+
+struct DataplaneConfig {
+  uint32_t workers = 1;             // 1..kMaxWorkers; one lcore each, plus the main lcore
+  uint32_t burst_size = 32;         // 1..kMaxBurst
+  uint32_t rx_descriptors = 1024;   // per rx queue
+  uint32_t tx_descriptors = 1024;   // per tx queue
+  uint32_t mbufs = 16383;           // mbufs in the packet pool shared by both ports
+  uint32_t mbuf_cache = 256;        // per-lcore mempool cache
+  Hugepages hugepages = Hugepages::kAuto;
+  friend bool operator==(const DataplaneConfig&, const DataplaneConfig&) = default;
+};
+
+struct LogConfig {
+  std::string dir = "/var/log/sentinel";
+  std::string level = "info";  // trace | debug | info | warning | error | critical | off
+  uint32_t stats_interval = 0;  // seconds between live `stats:` lines on stdout; 0 = none
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+struct NetworkConfig {
+  std::vector<Cidr> vendor_nets;  // addresses of the vendor equipment
+  friend bool operator==(const NetworkConfig&, const NetworkConfig&) = default;
+};
+
+struct FailureConfig {
+  FailAction malformed_vendor = FailAction::kDrop;  // malformed frame from the vendor side
+  FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
+  friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
+};
+
+// Compile-time caps that config values are checked against.
+inline constexpr uint32_t kMaxWorkers = 64;
+inline constexpr uint32_t kMaxBurst = 256;
+
+struct Config {
+  std::string source = "<built-in>";  // the file it came from
+  PortsConfig ports;
+  DataplaneConfig dataplane;
+  LogConfig log;
+  NetworkConfig network;
+  FailureConfig failure;
+  friend bool operator==(const Config& a, const Config& b) {
+    return a.ports == b.ports && a.dataplane == b.dataplane && a.log == b.log &&
+           a.network == b.network && a.failure == b.failure;
+  }
+};
+
+// Reads and validates `path`. Throws LoadError (file:line:col) on any fault.
+[[nodiscard]] Config load_config_file(const std::string& path);
+// Same, from text; `name` is used as the file name in errors.
+[[nodiscard]] Config load_config_text(std::string_view text, const std::string& name);
+// The effective configuration as TOML (--dump-config); load_config_text() reads it back equal.
+[[nodiscard]] std::string dump_config(const Config& config);
+
+const char* to_string(Hugepages h) noexcept;
+const char* to_string(FailAction a) noexcept;
+
+}  // namespace sentinel::config

@@ -1,0 +1,17 @@
+// --build-info and -V: what this binary was built with and what this CPU offers.
+#pragma once
+
+#include <string>
+
+namespace sentinel::dataplane {
+
+// [control] "sentinel 0.1.0".
+[[nodiscard]] std::string version_text();
+// [control] One "key: value" line per fact: versions of sentinel, DPDK, Hyperscan, libbpf,
+// libpcap and the compiler; the CPU features the dataplane uses; whether the rte_bpf JIT
+// works here (checked by loading a one-instruction program).
+[[nodiscard]] std::string build_info_text();
+// [control] True when rte_bpf JIT-compiles on this machine.
+[[nodiscard]] bool bpf_jit_available();
+
+}  // namespace sentinel::dataplane

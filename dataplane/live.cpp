@@ -1,0 +1,142 @@
+// Live mode (see live.hpp).
+#include "dataplane/live.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "dataplane/ports.hpp"
+#include "dataplane/setup_error.hpp"
+#include "dataplane/signals.hpp"
+#include "dataplane/worker.hpp"
+
+namespace sentinel::dataplane {
+namespace {
+
+struct LaunchArgs {
+  Worker* worker;
+  const std::atomic<bool>* stop;
+};
+
+int worker_main(void* arg) {
+  auto* a = static_cast<LaunchArgs*>(arg);
+  a->worker->run(*a->stop);
+  return 0;
+}
+
+Totals read_totals(const std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<const WorkerCounters*> counters;
+  for (const auto& w : workers) counters.push_back(&w->counters());
+  return sum_counters(counters);
+}
+
+void print_stats_line(const Totals& now, const Totals& before, double seconds) {
+  std::printf("stats:");
+  for (size_t d = 0; d < kDirectionCount; ++d) {
+    const double pps = static_cast<double>(now.rx_packets[d] - before.rx_packets[d]) / seconds;
+    std::printf(" %s rx=%llu fwd=%llu drop=%llu (%.0f pps)%s", kDirectionNames[d],
+                static_cast<unsigned long long>(now.rx_packets[d]),
+                static_cast<unsigned long long>(now.forwarded[d]),
+                static_cast<unsigned long long>(now.dropped[d]), pps, d == 0 ? " |" : "");
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+RunStats run_live(const config::Config& config) {
+  const config::DataplaneConfig& dp = config.dataplane;
+  const uint16_t vendor = find_port("vendor", config.ports.vendor);
+  const uint16_t core = find_port("core", config.ports.core);
+  rte_mempool* pool = check_ptr(
+      rte_pktmbuf_pool_create("packet_pool", dp.mbufs, dp.mbuf_cache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                              rte_eth_dev_socket_id(vendor)),
+      "rte_pktmbuf_pool_create(" + std::to_string(dp.mbufs) + " mbufs)");
+  const PortSettings settings{static_cast<uint16_t>(dp.workers),
+                              static_cast<uint16_t>(dp.rx_descriptors),
+                              static_cast<uint16_t>(dp.tx_descriptors)};
+  spdlog::info("{}", start_port("vendor", vendor, settings, pool));
+  spdlog::info("{}", start_port("core", core, settings, pool));
+  check_same_mtu(vendor, core);
+
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<LaunchArgs> launch(dp.workers);
+  uint16_t queue = 0;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    WorkerSetup setup;
+    setup.vendor_port = vendor;
+    setup.core_port = core;
+    setup.queue = queue;
+    setup.burst = static_cast<uint16_t>(dp.burst_size);
+    setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
+    setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
+    workers.push_back(std::make_unique<Worker>(setup));
+    launch[queue] = {workers.back().get(), &stop};
+    (void)check_rte(rte_eal_remote_launch(worker_main, &launch[queue], lcore),
+                    "rte_eal_remote_launch(lcore " + std::to_string(lcore) + ")");
+    spdlog::info("worker {} on lcore {}: vendor queue {} <-> core queue {}", queue, lcore, queue, queue);
+    ++queue;
+  }
+  spdlog::info("forwarding: vendor port {} <-> core port {} with {} worker(s); SIGINT/SIGTERM stops",
+               vendor, core, workers.size());
+
+  const auto start = std::chrono::steady_clock::now();
+  auto last_stats = start;
+  Totals before{};
+  std::string vendor_link = link_text(vendor);
+  std::string core_link = link_text(core);
+  for (;;) {
+    const int sig = wait_control_signal(250);
+    if (sig == SIGINT || sig == SIGTERM) {
+      spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      break;
+    }
+    if (sig == SIGHUP) spdlog::warn("SIGHUP (reload): no rules are loaded yet, nothing to reload");
+    if (sig == SIGUSR1) spdlog::info("SIGUSR1 (reopen logs): logs go to stderr, nothing to reopen");
+    if (sig == SIGUSR2) spdlog::warn("SIGUSR2 (write learned policy): no policy in learn mode");
+    for (auto [port, side, last] : {std::tuple{vendor, "vendor", &vendor_link},
+                                    std::tuple{core, "core", &core_link}}) {
+      std::string now = link_text(port);
+      if (now != *last) spdlog::warn("{} port {}: link {} (was {})", side, port, now, *last);
+      *last = std::move(now);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (config.log.stats_interval != 0 &&
+        now - last_stats >= std::chrono::seconds(config.log.stats_interval)) {
+      const Totals totals = read_totals(workers);
+      print_stats_line(totals, before, std::chrono::duration<double>(now - last_stats).count());
+      before = totals;
+      last_stats = now;
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+
+  RunStats stats;
+  stats.mode = "live";
+  stats.elapsed_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats.totals = read_totals(workers);
+  stats.frames_read = stats.totals.rx_total();
+  rte_eth_stats port_stats{};
+  for (uint16_t port : {vendor, core}) {
+    if (rte_eth_stats_get(port, &port_stats) == 0) stats.rx_nombuf += port_stats.rx_nombuf;
+  }
+  stop_port(vendor);
+  stop_port(core);
+  return stats;
+}
+
+}  // namespace sentinel::dataplane

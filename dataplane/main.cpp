@@ -1,0 +1,138 @@
+// sentinel: the inline network sentinel. This file is the one boundary where errors of
+// the control plane (LoadError, SetupError) become a message and an exit status.
+#include <rte_eal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include "config/config.hpp"
+#include "dataplane/build_info.hpp"
+#include "dataplane/cli.hpp"
+#include "dataplane/eal.hpp"
+#include "dataplane/live.hpp"
+#include "dataplane/replay.hpp"
+#include "dataplane/report.hpp"
+#include "dataplane/signals.hpp"
+
+namespace {
+
+using namespace sentinel;
+using namespace sentinel::dataplane;
+
+constexpr int kExitError = 1;
+constexpr int kExitReadError = 2;
+
+// The configuration with the command line's overrides applied.
+config::Config effective_config(const CliOptions& cli) {
+  config::Config c = cli.config_path.empty() ? config::Config{} : config::load_config_file(cli.config_path);
+  if (!cli.log_dir.empty()) c.log.dir = cli.log_dir;
+  if (!cli.vendor_nets.empty()) {
+    c.network.vendor_nets.clear();
+    for (const std::string& text : cli.vendor_nets) {
+      std::string why;
+      const auto net = config::parse_cidr(text, why);
+      if (!net) throw config::LoadError({"--vendor-net", 0, 0}, text + ": " + why);
+      c.network.vendor_nets.push_back(*net);
+    }
+  }
+  return c;
+}
+
+void set_up_logging(const config::Config& c) {
+  auto logger = spdlog::stderr_color_mt("sentinel");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$: %v");
+  logger->set_level(spdlog::level::from_str(c.log.level));
+  spdlog::set_default_logger(logger);
+}
+
+void print_loaded(const config::Config& c) {
+  std::printf("config: %s\n", c.source.c_str());
+  std::printf("  ports: vendor \"%s\", core \"%s\"\n", c.ports.vendor.c_str(), c.ports.core.c_str());
+  std::printf("  dataplane: %u worker(s), burst %u, %u mbufs, hugepages %s\n", c.dataplane.workers,
+              c.dataplane.burst_size, c.dataplane.mbufs, config::to_string(c.dataplane.hugepages));
+  std::printf("  vendor nets: %zu\n", c.network.vendor_nets.size());
+  for (const config::Cidr& n : c.network.vendor_nets) std::printf("    %s\n", n.to_string().c_str());
+  std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
+              config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
+  std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
+  std::printf("configuration OK\n");
+}
+
+int run(const CliOptions& cli) {
+  if (cli.version) {
+    std::printf("%s\n", version_text().c_str());
+    return 0;
+  }
+  if (cli.build_info) {
+    std::printf("%s", build_info_text().c_str());
+    return 0;
+  }
+  const config::Config config = effective_config(cli);
+  if (cli.dump_config) {
+    std::printf("%s", config::dump_config(config).c_str());
+    return 0;
+  }
+  if (cli.test_config) {
+    print_loaded(config);
+    return 0;
+  }
+  set_up_logging(config);
+
+  if (!cli.read_pcap.empty()) {
+    PcapSource source(cli.read_pcap);  // before the EAL: a bad file fails fast
+    const EalPlan plan = plan_eal(config, RunMode::kReplay, cli.eal_args);
+    init_eal(plan);
+    ReplayOptions options;
+    options.out_pcap = cli.write_pcap;
+    options.vendor_nets = config.network.vendor_nets;
+    const ReplayResult result = run_replay(source, config, options, [] {
+      const int sig = wait_control_signal(0);
+      return sig == SIGINT || sig == SIGTERM;
+    });
+    print_summary(stdout, result.stats);
+    write_eve_stats(config.log.dir, result.stats);
+    rte_eal_cleanup();
+    if (!result.read_error.empty()) {
+      spdlog::error("-r {}: read error after {} frames: {}", cli.read_pcap,
+                    result.stats.frames_read, result.read_error);
+      return kExitReadError;
+    }
+    return 0;
+  }
+
+  const EalPlan plan = plan_eal(config, RunMode::kLive, cli.eal_args);
+  spdlog::info("{}", plan.memory_note);
+  init_eal(plan);
+  const RunStats stats = run_live(config);
+  print_summary(stdout, stats);
+  write_eve_stats(config.log.dir, stats);
+  rte_eal_cleanup();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  block_control_signals();
+  std::string usage_error;
+  const auto cli = parse_cli(argc, argv, usage_error);
+  if (!cli) {
+    std::fprintf(stderr, "sentinel: %s\n%s", usage_error.c_str(), usage_text());
+    return kExitError;
+  }
+  if (cli->help) {
+    std::printf("%s", usage_text());
+    return 0;
+  }
+  try {
+    return run(*cli);
+  } catch (const config::LoadError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sentinel: error: %s\n", e.what());
+  }
+  return kExitError;
+}

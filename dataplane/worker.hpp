@@ -1,0 +1,63 @@
+// Worker: one lcore's run-to-completion loop. Rx queue q of the vendor port goes to tx
+// queue q of the core port (to_core) and rx queue q of the core port back to tx queue q of
+// the vendor port (to_vendor). Each burst is parsed, judged and sent; a frame is either
+// forwarded or dropped with a counted reason, never lost without a count.
+//
+// The per-packet path allocates nothing, takes no lock, makes no syscall, logs nothing and
+// throws nothing. Live mode runs run() on a worker lcore; replay calls poll_once() from the
+// main thread — the same code either way.
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/packet.hpp"
+
+namespace sentinel::dataplane {
+
+inline constexpr uint16_t kMaxBurst = 256;
+// Bytes of a chained (multi-segment) mbuf copied out so headers can be parsed contiguously.
+inline constexpr uint32_t kHeaderScratch = 512;
+
+struct WorkerSetup {
+  uint16_t vendor_port = 0;
+  uint16_t core_port = 0;
+  uint16_t queue = 0;
+  uint16_t burst = 32;
+  bool drop_malformed_to_core = true;     // [failure] malformed_vendor = "drop"
+  bool drop_malformed_to_vendor = false;  // [failure] malformed_core = "drop"
+  // Offset of a uint32_t mbuf dynfield holding the frame's length on the wire, or -1. Set
+  // by replay, whose captures may be cut by a snaplen; live frames are whole.
+  int wire_len_field = -1;
+};
+
+class alignas(64) Worker {
+ public:
+  explicit Worker(const WorkerSetup& setup) noexcept;
+
+  // [worker] Polls both rx queues once. Returns the number of frames received.
+  uint32_t poll_once() noexcept;
+  // [worker] Polls until `stop` becomes true.
+  void run(const std::atomic<bool>& stop) noexcept;
+
+  // [any] This worker's counters; read them with Counter::get().
+  [[nodiscard]] const WorkerCounters& counters() const noexcept { return counters_; }
+
+ private:
+  template <Direction kDir, bool kWireLenField>
+  uint32_t forward(uint16_t rx_port, uint16_t tx_port) noexcept;
+  template <bool kWireLenField>
+  uint32_t poll_both() noexcept;
+
+  WorkerCounters counters_;
+  WorkerSetup setup_;
+  PacketInfo info_[kMaxBurst];
+  rte_mbuf* rx_[kMaxBurst];
+  rte_mbuf* tx_[kMaxBurst];
+  alignas(64) uint8_t header_scratch_[kHeaderScratch];
+};
+
+}  // namespace sentinel::dataplane

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# End-to-end: the sentinel as a transparent inline bridge. Builds a private virtual board
+# (namespaces <prefix>vendor / <prefix>core, see board/demo/topology.sh), runs the sentinel
+# on the two root-side veth ends, and checks that real ICMP (v4, v6) and TCP cross it, that
+# it stops cleanly on SIGTERM with a summary, and that nothing crosses once it is gone
+# (inline, not beside the wire). TAP output; every wait is bounded; runs as root.
+#
+# Usage: test_bridge.sh SENTINEL_BINARY
+set -euo pipefail
+
+readonly PLAN=9
+readonly FORWARDING_TIMEOUT_S=20 STOP_TIMEOUT_S=10 FILE_MIB=5 HTTP_PORT=8080
+readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1
+# Debian's interpreter: the python3 on PATH may be another one (pyenv).
+readonly PYTHON=/usr/bin/python3
+
+echo "1..$PLAN"
+bail() { echo "Bail out! $*"; exit 1; }
+
+[[ $# -eq 1 ]] || bail "usage: $0 SENTINEL_BINARY"
+[[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces, raw sockets)"
+[[ -x $1 ]] || bail "sentinel binary '$1' not found or not executable"
+SENTINEL=$(realpath "$1")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOPOLOGY=$HERE/../../board/demo/topology.sh
+[[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
+for tool in ip ethtool ping curl sha256sum "$PYTHON"; do
+    command -v "$tool" >/dev/null || bail "missing tool: $tool"
+done
+
+# A unique, short prefix (<= 6 chars so '<prefix>sv-vendor' fits in 15) lets this test run
+# beside the demo and beside another run of itself.
+prefix=e2e$(printf '%03x' $(($$ % 4096)))
+vendor_ns=${prefix}vendor core_ns=${prefix}core
+vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
+
+n=0 failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...: one assertion from a command's status
+    local what=$1; shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+diag() { sed 's/^/# /'; }   # TAP comment lines
+
+tmp=$(mktemp -d /tmp/sentinel-e2e.XXXXXX)
+sentinel_pid='' http_pid='' curl_pid=''
+
+stop_pid() { # TERM, up to $2 seconds' grace, then KILL; only processes this test started
+    local pid=$1 grace=${2:-5} i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    trap '' INT TERM
+    [[ -z $sentinel_pid ]] || stop_pid "$sentinel_pid" 5
+    [[ -z $http_pid ]] || stop_pid "$http_pid" 2
+    [[ -z $curl_pid ]] || stop_pid "$curl_pid" 2
+    "$TOPOLOGY" down "$prefix" >/dev/null 2>&1 || echo "# warning: topology down $prefix failed"
+    if (( failures > 0 )) || (( rc != 0 )); then
+        for f in stdout stderr; do
+            if [[ -s $tmp/sentinel.$f ]]; then
+                echo "# sentinel $f (last 40 lines):"
+                tail -n 40 "$tmp/sentinel.$f" | diag
+            fi
+        done
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "# interrupted"; exit 130' INT TERM
+
+# --- the board -----------------------------------------------------------------------
+if "$TOPOLOGY" up "$prefix" >"$tmp/topology.log" 2>&1; then
+    diag <"$tmp/topology.log"
+    ok "virtual board up (prefix $prefix)"
+else
+    not_ok "virtual board up (prefix $prefix)"
+    diag <"$tmp/topology.log"
+    bail "cannot build the virtual board"
+fi
+
+# --- the sentinel --------------------------------------------------------------------
+mkdir -p "$tmp/log"
+cat >"$tmp/sentinel.toml" <<EOF
+[ports]
+vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
+core = "net_af_packet1,iface=${core_port},framecnt=4096"
+
+[dataplane]
+workers = 1
+hugepages = "off"
+
+[log]
+dir = "$tmp/log"
+level = "info"
+stats_interval = 1
+EOF
+
+"$SENTINEL" -c "$tmp/sentinel.toml" >"$tmp/sentinel.stdout" 2>"$tmp/sentinel.stderr" </dev/null &
+sentinel_pid=$!
+
+forwarding=0
+deadline=$((SECONDS + FORWARDING_TIMEOUT_S))
+while (( SECONDS < deadline )); do
+    if grep -q forwarding "$tmp/sentinel.stdout" "$tmp/sentinel.stderr"; then forwarding=1; break; fi
+    kill -0 "$sentinel_pid" 2>/dev/null || break   # died during start-up
+    sleep 0.2
+done
+if (( forwarding )); then
+    ok "sentinel logs 'forwarding'"
+elif kill -0 "$sentinel_pid" 2>/dev/null; then
+    not_ok "sentinel logs 'forwarding' (nothing within ${FORWARDING_TIMEOUT_S} s)"
+else
+    not_ok "sentinel logs 'forwarding' (it exited during start-up)"
+fi
+
+# --- traffic through it ----------------------------------------------------------------
+# -w: wait up to 5 s for all 3 replies, so a slow first ARP/ND exchange is not a failure.
+ping_ok() { ip netns exec "$vendor_ns" ping "$@" >"$tmp/ping.log" 2>&1 || { diag <"$tmp/ping.log"; return 1; }; }
+
+http_download() {
+    mkdir -p "$tmp/www"
+    head -c "$((FILE_MIB * 1024 * 1024))" /dev/urandom >"$tmp/www/random.bin"
+    ip netns exec "$core_ns" "$PYTHON" -m http.server "$HTTP_PORT" --bind "$CORE_V4" \
+        --directory "$tmp/www" >"$tmp/http.log" 2>&1 </dev/null &
+    http_pid=$!
+    # Ready when it answers inside its own namespace (this does not cross the sentinel).
+    local ready=0
+    for _ in $(seq 1 25); do
+        if ip netns exec "$core_ns" curl -s -o /dev/null --max-time 1 "http://$CORE_V4:$HTTP_PORT/"; then
+            ready=1; break
+        fi
+        kill -0 "$http_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    if (( ! ready )); then echo "# HTTP server did not start:"; diag <"$tmp/http.log"; return 1; fi
+
+    local rc=0
+    ip netns exec "$vendor_ns" curl -sS --connect-timeout 5 --max-time 20 \
+        -o "$tmp/download.bin" "http://$CORE_V4:$HTTP_PORT/random.bin" 2>"$tmp/curl.err" &
+    curl_pid=$!
+    wait "$curl_pid" || rc=$?
+    curl_pid=''
+    stop_pid "$http_pid" 2; http_pid=''
+    if (( rc != 0 )); then echo "# curl exit $rc:"; diag <"$tmp/curl.err"; return 1; fi
+    local want got
+    want=$(sha256sum <"$tmp/www/random.bin" | cut -d' ' -f1)
+    got=$(sha256sum <"$tmp/download.bin" | cut -d' ' -f1)
+    echo "# sha256 sent $want"
+    echo "# sha256 got  $got"
+    [[ $want == "$got" ]]
+}
+
+stats_seen() { # a line by now, or within 3 more intervals
+    local _
+    for _ in $(seq 1 30); do
+        grep -q '^stats:' "$tmp/sentinel.stdout" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+if (( forwarding )); then
+    check "IPv4 ping vendor -> core" ping_ok -c 3 -i 0.2 -w 5 "$CORE_V4"
+    check "IPv6 ping vendor -> core" ping_ok -6 -c 3 -i 0.2 -w 5 "$CORE_V6"
+    check "TCP: ${FILE_MIB} MiB HTTP download core -> vendor, sha256 equal" http_download
+    check "live 'stats:' lines on stdout (stats_interval = 1)" stats_seen
+else
+    for what in "IPv4 ping vendor -> core" "IPv6 ping vendor -> core" \
+        "TCP: ${FILE_MIB} MiB HTTP download core -> vendor, sha256 equal" \
+        "live 'stats:' lines on stdout (stats_interval = 1)"; do
+        not_ok "$what (sentinel not forwarding)"
+    done
+fi
+
+# --- stop it ---------------------------------------------------------------------------
+kill -TERM "$sentinel_pid" 2>/dev/null || true
+for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
+    kill -0 "$sentinel_pid" 2>/dev/null || break
+    sleep 0.1
+done
+killed=0
+if kill -0 "$sentinel_pid" 2>/dev/null; then
+    kill -KILL "$sentinel_pid" 2>/dev/null || true
+    killed=1
+fi
+rc=0; wait "$sentinel_pid" || rc=$?
+sentinel_pid=''
+if (( killed )); then
+    not_ok "sentinel exits 0 on SIGTERM (still running after ${STOP_TIMEOUT_S} s; killed)"
+elif (( rc == 0 )); then
+    ok "sentinel exits 0 on SIGTERM"
+else
+    not_ok "sentinel exits 0 on SIGTERM (exit status $rc)"
+fi
+
+if grep -qi summary "$tmp/sentinel.stdout"; then
+    ok "final summary on stdout"
+    grep -v '^stats:' "$tmp/sentinel.stdout" | tail -n 20 | diag
+elif grep -qi summary "$tmp/sentinel.stderr"; then
+    not_ok "final summary on stdout (found on stderr only)"
+else
+    not_ok "final summary on stdout (no line contains 'summary')"
+fi
+
+# --- inline: without the sentinel nothing crosses ----------------------------------------
+if ip netns exec "$vendor_ns" ping -c 2 -W 1 "$CORE_V4" >"$tmp/ping.log" 2>&1; then
+    not_ok "ping vendor -> core fails once the sentinel is gone"
+    diag <"$tmp/ping.log"
+else
+    ok "ping vendor -> core fails once the sentinel is gone"
+fi
+
+(( n == PLAN )) || { echo "# internal error: ran $n assertions, planned $PLAN"; failures=$((failures + 1)); }
+(( failures == 0 )) || exit 1
