@@ -175,13 +175,24 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
   return plan;
 }
 
+void cleanup_eal(bool remove_runtime_dir) noexcept {
+  const std::string dir = rte_eal_get_runtime_dir();
+  (void)rte_eal_cleanup();
+  // A replay's runtime directory is its own (per-pid prefix) and empty after cleanup.
+  if (remove_runtime_dir) (void)::rmdir(dir.c_str());
+}
+
 void init_eal(const EalPlan& plan) {
   std::vector<char*> argv;
   std::vector<std::string> copy = plan.args;  // rte_eal_init may permute argv
   for (std::string& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   const int rc = rte_eal_init(static_cast<int>(copy.size()), argv.data());
-  if (rc < 0) throw SetupError(std::string("rte_eal_init: ") + rte_strerror(rte_errno));
+  if (rc < 0) {
+    // Some EAL failures leave rte_errno unset; the EAL's own log lines above say why.
+    throw SetupError(std::string("rte_eal_init: ") +
+                     (rte_errno != 0 ? rte_strerror(rte_errno) : "failed (see the EAL messages above)"));
+  }
 }
 
 }  // namespace sentinel::dataplane

@@ -28,6 +28,10 @@ struct EalPlan {
 // [control] rte_eal_init with the plan. Throws SetupError.
 void init_eal(const EalPlan& plan);
 
+// [control] rte_eal_cleanup; for a replay also removes the runtime directory its private
+// file prefix created under /var/run/dpdk.
+void cleanup_eal(bool remove_runtime_dir) noexcept;
+
 // Memory the packet pool of `mbufs` needs, in MiB, with headroom for rings and the EAL.
 [[nodiscard]] unsigned memory_mib_for(unsigned mbufs) noexcept;
 

@@ -1,6 +1,5 @@
 // sentinel: the inline network sentinel. This file is the one boundary where errors of
 // the control plane (LoadError, SetupError) become a message and an exit status.
-#include <rte_eal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -94,7 +93,7 @@ int run(const CliOptions& cli) {
     });
     print_summary(stdout, result.stats);
     write_eve_stats(config.log.dir, result.stats);
-    rte_eal_cleanup();
+    cleanup_eal(true);
     if (!result.read_error.empty()) {
       spdlog::error("-r {}: read error after {} frames: {}", cli.read_pcap,
                     result.stats.frames_read, result.read_error);
@@ -109,7 +108,7 @@ int run(const CliOptions& cli) {
   const RunStats stats = run_live(config);
   print_summary(stdout, stats);
   write_eve_stats(config.log.dir, stats);
-  rte_eal_cleanup();
+  cleanup_eal(false);
   return 0;
 }
 

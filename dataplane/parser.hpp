@@ -83,12 +83,15 @@ inline DropReason parse_l4(const uint8_t* d, uint32_t l4, uint32_t limit, uint32
       if (n == Need::kMalformed) return DropReason::kUdpTruncated;
       if (n == Need::kSnap) return snap(out);
       const uint32_t ulen = rd16(d + l4 + 4);
-      if (ulen < 8 || l4 + ulen > limit) return DropReason::kUdpBadLength;
+      // A first fragment carries only part of the datagram the length covers; whether the
+      // pieces agree is for reassembly to judge.
+      const bool first_fragment = (out.flags & kFlagFragment) != 0;
+      if (ulen < 8 || (!first_fragment && l4 + ulen > limit)) return DropReason::kUdpBadLength;
       out.src_port = rd16(d + l4);
       out.dst_port = rd16(d + l4 + 2);
       out.flags |= kFlagHasL4;
       out.payload_offset = static_cast<uint16_t>(l4 + 8);
-      out.payload_len = ulen - 8;
+      out.payload_len = (first_fragment ? limit - l4 : ulen) - 8;
       return DropReason::kNone;
     }
     case 1:     // ICMP

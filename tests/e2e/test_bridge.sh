@@ -65,6 +65,8 @@ cleanup() {
     [[ -z $http_pid ]] || stop_pid "$http_pid" 2
     [[ -z $curl_pid ]] || stop_pid "$curl_pid" 2
     "$TOPOLOGY" down "$prefix" >/dev/null 2>&1 || echo "# warning: topology down $prefix failed"
+    # EAL leaves its runtime files (~2 MB on tmpfs) behind; this run's prefix is ours alone.
+    rm -rf "/var/run/dpdk/sentinel-$prefix"
     if (( failures > 0 )) || (( rc != 0 )); then
         for f in stdout stderr; do
             if [[ -s $tmp/sentinel.$f ]]; then
@@ -106,7 +108,11 @@ level = "info"
 stats_interval = 1
 EOF
 
-"$SENTINEL" -c "$tmp/sentinel.toml" >"$tmp/sentinel.stdout" 2>"$tmp/sentinel.stderr" </dev/null &
+# The sentinel's live mode uses one fixed EAL --file-prefix, so a second instance (the demo,
+# or this test on another build) could not start beside it. A run-specific prefix, passed
+# through to the EAL after '--' (where a later option wins), keeps runs independent.
+"$SENTINEL" -c "$tmp/sentinel.toml" -- --file-prefix "sentinel-$prefix" \
+    >"$tmp/sentinel.stdout" 2>"$tmp/sentinel.stderr" </dev/null &
 sentinel_pid=$!
 
 forwarding=0
