@@ -3,6 +3,7 @@
 
 #include <rte_eal.h>
 #include <rte_mbuf.h>
+#include <rte_pci.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -11,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "dataplane/setup_error.hpp"
@@ -113,12 +113,17 @@ unsigned memory_mib_for(unsigned mbufs) noexcept {
 }
 
 bool is_pci_address(const std::string& port) noexcept {
-  static const std::regex pci("^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\\.[0-7]$");
-  return std::regex_match(port, pci);
+  rte_pci_addr addr{};
+  return rte_pci_addr_parse(port.c_str(), &addr) == 0;
 }
 
 std::string port_device_name(const std::string& port) {
-  if (is_pci_address(port)) return port.size() == 7 ? "0000:" + port : port;
+  rte_pci_addr addr{};
+  if (rte_pci_addr_parse(port.c_str(), &addr) == 0) {
+    char name[PCI_PRI_STR_SIZE];
+    rte_pci_device_name(&addr, name, sizeof name);  // always with the domain
+    return name;
+  }
   return port.substr(0, port.find(','));
 }
 

@@ -208,6 +208,7 @@ inline DropReason parse_ipv6(const uint8_t* d, uint32_t l3, uint32_t captured, u
       hlen = (static_cast<uint32_t>(d[off + 1]) + 1) * 8;
     }
     if (off + hlen > limit) return DropReason::kIpv6ExtTruncated;
+    if (off + hlen > captured) return snap(out);
     next = d[off];
     off += hlen;
   }
