@@ -875,7 +875,7 @@ const std::vector<BadRow>& bad_table() {
 }
 
 constexpr DropReason kAllReasons[] = {
-#define SENTINEL_X(e, name) DropReason::e,
+#define SENTINEL_X(e, name, kind) DropReason::e,
     SENTINEL_DROP_REASONS(SENTINEL_X)
 #undef SENTINEL_X
 };
