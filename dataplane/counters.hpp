@@ -31,7 +31,6 @@ class Counter {
 
 struct DirectionCounters {
   Counter rx_packets;
-  Counter rx_bytes;
   Counter forwarded;
   Counter dropped;
 };
@@ -47,7 +46,6 @@ struct alignas(64) WorkerCounters {
 // A sum over workers, taken by the control plane.
 struct Totals {
   std::array<uint64_t, kDirectionCount> rx_packets{};
-  std::array<uint64_t, kDirectionCount> rx_bytes{};
   std::array<uint64_t, kDirectionCount> forwarded{};
   std::array<uint64_t, kDirectionCount> dropped{};
   std::array<uint64_t, kDropReasonCount> drops{};
@@ -66,7 +64,6 @@ struct Totals {
   for (const WorkerCounters* w : workers) {
     for (size_t d = 0; d < kDirectionCount; ++d) {
       t.rx_packets[d] += w->dir[d].rx_packets.get();
-      t.rx_bytes[d] += w->dir[d].rx_bytes.get();
       t.forwarded[d] += w->dir[d].forwarded.get();
       t.dropped[d] += w->dir[d].dropped.get();
     }

@@ -25,7 +25,7 @@ inline constexpr uint8_t kFlagHasL4 = 1U << 4;          // src_port/dst_port/icm
 inline constexpr uint8_t kMaxVlanTags = 4;
 inline constexpr uint8_t kMaxIpv6ExtHeaders = 8;
 
-struct PacketInfo {
+struct alignas(64) PacketInfo {
   std::array<uint8_t, 16> src_ip;  // ARP: sender protocol address
   std::array<uint8_t, 16> dst_ip;  // ARP: target protocol address
   uint32_t payload_len;            // L4 payload bytes as the headers declare them
@@ -46,6 +46,6 @@ struct PacketInfo {
   uint8_t ttl;                     // IPv4 TTL or IPv6 hop limit
 };
 
-static_assert(sizeof(PacketInfo) <= 64, "one cache line per packet record");
+static_assert(sizeof(PacketInfo) == 64, "one cache line per packet record");
 
 }  // namespace sentinel::dataplane

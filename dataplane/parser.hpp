@@ -10,6 +10,7 @@
 // [any] noexcept, no allocation: runs on workers per packet and on the control plane.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -17,6 +18,18 @@
 #include "dataplane/packet.hpp"
 
 namespace sentinel::dataplane {
+
+// parse_common() writes PacketInfo as little-endian words; these are the offsets it assumes.
+static_assert(sizeof(PacketInfo) == 64 && offsetof(PacketInfo, dst_ip) == 16 &&
+              offsetof(PacketInfo, payload_len) == 32 && offsetof(PacketInfo, l3_offset) == 36 &&
+              offsetof(PacketInfo, l4_offset) == 38 && offsetof(PacketInfo, payload_offset) == 40 &&
+              offsetof(PacketInfo, ethertype) == 42 && offsetof(PacketInfo, vlan_tci) == 44 &&
+              offsetof(PacketInfo, src_port) == 46 && offsetof(PacketInfo, dst_port) == 48 &&
+              offsetof(PacketInfo, vlan_count) == 50 && offsetof(PacketInfo, l3) == 51 &&
+              offsetof(PacketInfo, ip_proto) == 52 && offsetof(PacketInfo, flags) == 53 &&
+              offsetof(PacketInfo, tcp_flags) == 54 && offsetof(PacketInfo, icmp_type) == 55 &&
+              offsetof(PacketInfo, icmp_code) == 56 && offsetof(PacketInfo, ttl) == 57 &&
+              __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
 
 namespace parser_detail {
 
@@ -233,13 +246,64 @@ inline DropReason parse_arp(const uint8_t* d, uint32_t l3, uint32_t captured, ui
   return DropReason::kNone;
 }
 
-}  // namespace parser_detail
+// The frames that make up nearly all traffic — untagged Ethernet, IPv4 without options or
+// fragmentation, TCP (no options, or the NOP NOP timestamp block) or UDP, whole and
+// consistent — are parsed here with the checks folded into one rarely-taken branch and the
+// TCP/UDP choice made by selects rather than jumps: mixed traffic would mispredict it on
+// every other packet. Returns false for anything else, leaving it to the full parser,
+// which produces the same PacketInfo (a unit test checks both ways agree).
+[[gnu::always_inline]] inline bool parse_common(const uint8_t* d, uint32_t captured, uint32_t wire_len,
+                         PacketInfo& out) noexcept {
+  constexpr uint32_t kL3 = 14;
+  constexpr uint32_t kL4 = kL3 + 20;
+  if (captured != wire_len || captured < kL4 + 20) return false;
+  const uint8_t* ip = d + kL3;
+  const uint32_t total = rd16(ip + 2);
+  const uint32_t limit = kL3 + total;
+  const uint8_t proto = ip[9];
+  const bool tcp = proto == 6;
+  const uint32_t tcp_hlen = static_cast<uint32_t>(d[kL4 + 12] >> 4) * 4;
+  uint32_t ts_block = 0;  // the first four option bytes when there are options
+  std::memcpy(&ts_block, d + kL4 + 20 - (tcp_hlen == 32 ? 0 : 20), 4);
+  const uint32_t udp_len = rd16(d + kL4 + 4);
+  const uint32_t tcp_mask = 0U - static_cast<uint32_t>(tcp);  // all ones for TCP: a select
+  const uint32_t l4_hlen = (tcp_hlen & tcp_mask) | (8U & ~tcp_mask);
+  const uint32_t l4_len = ((limit - kL4) & tcp_mask) | (udp_len & ~tcp_mask);
+  const bool bad = (rd16(d + 12) != 0x0800) | (ip[0] != 0x45) | ((rd16(ip + 6) & 0x3fff) != 0) |
+                   (limit > wire_len) | (total < 20 + 8) | (!tcp & (proto != 17)) |
+                   (l4_hlen > l4_len) | (kL4 + l4_len > limit) |
+                   (tcp & (tcp_hlen != 20) & ((tcp_hlen != 32) | (ts_block != 0x0a080101)));
+  if (bad) return false;
+  // The record is written as eight whole words: field by field it would be some twenty
+  // stores, and stores are what this path is bound by.
+  uint32_t src = 0;
+  uint32_t dst = 0;
+  std::memcpy(&src, ip + 12, 4);
+  std::memcpy(&dst, ip + 16, 4);
+  const uint64_t payload_offset = kL4 + l4_hlen;
+  const uint64_t words[8] = {
+      src,
+      0,
+      dst,
+      0,
+      (l4_len - l4_hlen) | uint64_t{kL3} << 32 | uint64_t{kL4} << 48,
+      payload_offset | uint64_t{0x0800} << 16 | uint64_t{rd16(d + kL4)} << 48,
+      uint64_t{rd16(d + kL4 + 2)} | uint64_t{static_cast<uint8_t>(L3::kIpv4)} << 24 |
+          uint64_t{proto} << 32 | uint64_t{kFlagHasL4} << 40 |
+          uint64_t{static_cast<uint8_t>(d[kL4 + 13] & tcp_mask)} << 48,
+      uint64_t{ip[8]} << 8,
+  };
+  // Word by word: copying the array whole makes the compiler stage it on the stack and
+  // reload it as 16-byte vectors, which stalls store forwarding.
+  auto* dest = reinterpret_cast<uint8_t*>(&out);
+  for (size_t i = 0; i < 8; ++i) std::memcpy(dest + 8 * i, &words[i], 8);
+  return true;
+}
 
-// Parses one frame into `out` (fully overwritten). Returns kNone for a well-formed frame,
-// else the reason of the first malformation found. [any] noexcept.
-[[nodiscard]] inline DropReason parse_frame(const uint8_t* data, uint32_t captured,
-                                            uint32_t wire_len, PacketInfo& out) noexcept {
-  using namespace parser_detail;
+// The full parser: every kind of frame this file describes, and the first fault of a
+// malformed one. [any] noexcept.
+[[nodiscard]] inline DropReason parse_frame_full(const uint8_t* data, uint32_t captured,
+                                                 uint32_t wire_len, PacketInfo& out) noexcept {
   std::memset(&out, 0, sizeof out);
   if (captured > wire_len) captured = wire_len;
   const Need eth = need(0, 14, wire_len, captured);
@@ -274,6 +338,18 @@ inline DropReason parse_arp(const uint8_t* d, uint32_t l3, uint32_t captured, ui
       out.l3 = L3::kOther;
       return DropReason::kNone;
   }
+}
+
+}  // namespace parser_detail
+
+// Parses one frame into `out` (fully overwritten). Returns kNone for a well-formed frame,
+// else the reason of the first malformation found. [any] noexcept.
+[[nodiscard, gnu::always_inline]] inline DropReason parse_frame(const uint8_t* data, uint32_t captured,
+                                            uint32_t wire_len, PacketInfo& out) noexcept {
+  if (parser_detail::parse_common(data, captured, wire_len, out)) [[likely]] {
+    return DropReason::kNone;
+  }
+  return parser_detail::parse_frame_full(data, captured, wire_len, out);
 }
 
 }  // namespace sentinel::dataplane

@@ -85,7 +85,6 @@ void write_eve_stats(const std::string& log_dir, const RunStats& s) {
   };
   for (size_t d = 0; d < kDirectionCount; ++d) {
     stats[kDirectionNames[d]] = {{"received", t.rx_packets[d]},
-                                 {"bytes", t.rx_bytes[d]},
                                  {"forwarded", t.forwarded[d]},
                                  {"dropped", t.dropped[d]}};
   }

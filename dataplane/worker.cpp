@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf_dyn.h>
+#include <rte_prefetch.h>
 
 #include "dataplane/parser.hpp"
 
@@ -11,53 +12,75 @@ namespace sentinel::dataplane {
 
 Worker::Worker(const WorkerSetup& setup) noexcept : setup_(setup) {}
 
+uint32_t Worker::wire_len_of(const rte_mbuf* m) const noexcept {
+  return *RTE_MBUF_DYNFIELD(m, setup_.wire_len_field, const uint32_t*);
+}
+
 template <Direction kDir, bool kWireLenField>
 uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   const uint16_t n = rte_eth_rx_burst(rx_port, setup_.queue, rx_, setup_.burst);
   if (n == 0) return 0;
-  constexpr size_t d = static_cast<size_t>(kDir);
-  const bool drop_malformed =
-      kDir == Direction::kToCore ? setup_.drop_malformed_to_core : setup_.drop_malformed_to_vendor;
 
-  uint64_t bytes = 0;
-  uint16_t n_tx = 0;
-  uint16_t n_malformed_dropped = 0;
+  // Stage 1, every frame: the common-case parse, small enough to keep in registers.
+  // Frames it does not take are listed for stage 2.
+  constexpr uint16_t kPrefetchAhead = 4;  // on a NIC the first touch of a frame misses
+  for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx_[i], void*));
+  uint16_t n_slow = 0;
   for (uint16_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + kPrefetchAhead], void*));
+    const rte_mbuf* m = rx_[i];
+    const uint32_t wire_len = kWireLenField ? wire_len_of(m) : m->pkt_len;
+    const bool common = m->nb_segs == 1 &&
+        parser_detail::parse_common(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, wire_len, info_[i]);
+    slow_[n_slow] = i;
+    n_slow += !common;
+  }
+
+  // Stage 2, the rest: the full parser, and the side's failure policy for malformed frames.
+  uint16_t n_dropped = 0;
+  for (uint16_t k = 0; k < n_slow; ++k) {
+    const uint16_t i = slow_[k];
     rte_mbuf* m = rx_[i];
-    bytes += m->pkt_len;
-    uint32_t wire_len = m->pkt_len;
-    if constexpr (kWireLenField) {
-      wire_len = *RTE_MBUF_DYNFIELD(m, setup_.wire_len_field, const uint32_t*);
-    }
+    const uint32_t wire_len = kWireLenField ? wire_len_of(m) : m->pkt_len;
     const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
     uint32_t captured = m->data_len;
-    if (m->nb_segs > 1) [[unlikely]] {
+    if (m->nb_segs > 1) {
       captured = m->pkt_len < kHeaderScratch ? m->pkt_len : kHeaderScratch;
       data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, captured, header_scratch_));
     }
-    const DropReason why = parse_frame(data, captured, wire_len, info_[i]);
-    if (why != DropReason::kNone) [[unlikely]] {
-      if (drop_malformed) {
-        counters_.drops[static_cast<size_t>(why)].add(1);
-        ++n_malformed_dropped;
-        rte_pktmbuf_free(m);
-        continue;
-      }
+    const DropReason why = parser_detail::parse_frame_full(data, captured, wire_len, info_[i]);
+    if (why == DropReason::kNone) continue;
+    const bool drop = kDir == Direction::kToCore ? setup_.drop_malformed_to_core
+                                                 : setup_.drop_malformed_to_vendor;
+    if (drop) {
+      counters_.drops[static_cast<size_t>(why)].add(1);
+      rte_pktmbuf_free(m);
+      rx_[i] = nullptr;
+      ++n_dropped;
+    } else {
       counters_.malformed_passed[static_cast<size_t>(why)].add(1);
     }
-    tx_[n_tx++] = m;
   }
 
-  const uint16_t sent = n_tx ? rte_eth_tx_burst(tx_port, setup_.queue, tx_, n_tx) : 0;
-  if (sent < n_tx) [[unlikely]] {
-    counters_.drops[static_cast<size_t>(DropReason::kTxFull)].add(n_tx - sent);
-    rte_pktmbuf_free_bulk(tx_ + sent, n_tx - sent);
+  // Stage 3: send. The burst goes out as received unless frames were dropped from it.
+  rte_mbuf** out = rx_;
+  uint16_t n_out = n;
+  if (n_dropped != 0) [[unlikely]] {
+    n_out = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (rx_[i] != nullptr) tx_[n_out++] = rx_[i];
+    }
+    out = tx_;
   }
-  DirectionCounters& c = counters_.dir[d];
+  const uint16_t sent = n_out ? rte_eth_tx_burst(tx_port, setup_.queue, out, n_out) : 0;
+  if (sent < n_out) [[unlikely]] {
+    counters_.drops[static_cast<size_t>(DropReason::kTxFull)].add(n_out - sent);
+    rte_pktmbuf_free_bulk(out + sent, n_out - sent);
+  }
+  DirectionCounters& c = counters_.dir[static_cast<size_t>(kDir)];
   c.rx_packets.add(n);
-  c.rx_bytes.add(bytes);
   c.forwarded.add(sent);
-  c.dropped.add(static_cast<uint64_t>(n_malformed_dropped) + (n_tx - sent));
+  c.dropped.add(static_cast<uint64_t>(n_dropped) + (n_out - sent));
   return n;
 }
 

@@ -51,12 +51,14 @@ class alignas(64) Worker {
   uint32_t forward(uint16_t rx_port, uint16_t tx_port) noexcept;
   template <bool kWireLenField>
   uint32_t poll_both() noexcept;
+  [[nodiscard]] uint32_t wire_len_of(const rte_mbuf* m) const noexcept;
 
   WorkerCounters counters_;
   WorkerSetup setup_;
   PacketInfo info_[kMaxBurst];
   rte_mbuf* rx_[kMaxBurst];
   rte_mbuf* tx_[kMaxBurst];
+  uint16_t slow_[kMaxBurst];  // burst indexes the common-case parse did not take
   alignas(64) uint8_t header_scratch_[kHeaderScratch];
 };
 

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <memory>
 #include <ostream>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -1096,3 +1097,51 @@ TEST(DropReasonNames, NumbersAndNamesArePinned) {
 
 }  // namespace
 }  // namespace sentinel::dataplane
+
+// parse_frame() takes the common case through parser_detail::parse_common(); whatever
+// that accepts must be exactly what the full parser makes of the same bytes. Random
+// Ethernet/IPv4/TCP-or-UDP frames with random lengths, flags and options probe the edges.
+TEST(CommonPath, AgreesWithTheFullParser) {
+  using sentinel::dataplane::DropReason;
+  using sentinel::dataplane::PacketInfo;
+  std::mt19937 rng(20261129);
+  auto byte = [&rng] { return static_cast<uint8_t>(rng()); };
+  size_t accepted = 0;
+  constexpr size_t kRounds = 200000;
+  for (size_t round = 0; round < kRounds; ++round) {
+    std::vector<uint8_t> f(14 + 20 + 40 + 16);
+    for (uint8_t& b : f) b = byte();
+    const uint32_t len = 40 + rng() % (f.size() - 40 + 1);
+    f[12] = 0x08;
+    f[13] = rng() % 16 == 0 ? byte() : 0x00;
+    f[14] = rng() % 8 == 0 ? byte() : 0x45;
+    const uint32_t total = rng() % 4 == 0 ? rng() % 128 : len - 14 - rng() % 3;
+    f[16] = static_cast<uint8_t>(total >> 8);
+    f[17] = static_cast<uint8_t>(total);
+    if (rng() % 2 == 0) f[20] = f[21] = 0;  // not a fragment (DF may stay set)
+    f[23] = rng() % 8 == 0 ? byte() : (rng() % 2 ? 6 : 17);
+    if (f[23] == 17 && rng() % 2) {  // a UDP length that fits
+      const uint32_t udp_len = total - 20 - rng() % 3;
+      f[38] = static_cast<uint8_t>(udp_len >> 8);
+      f[39] = static_cast<uint8_t>(udp_len);
+    }
+    if (f[23] == 6) {
+      const uint8_t doff = rng() % 3 == 0 ? byte() >> 4 : (rng() % 2 ? 5 : 8);
+      f[46] = static_cast<uint8_t>(doff << 4);
+      if (doff == 8 && rng() % 2) f[54] = f[55] = 1, f[56] = 8, f[57] = 10;  // NOP NOP TS
+    }
+    const uint32_t captured = rng() % 8 == 0 ? len - rng() % 10 : len;
+
+    PacketInfo common;
+    PacketInfo full;
+    std::memset(&common, 0xa5, sizeof common);
+    std::memset(&full, 0x5a, sizeof full);
+    if (!sentinel::dataplane::parser_detail::parse_common(f.data(), captured, len, common)) continue;
+    ++accepted;
+    ASSERT_EQ(sentinel::dataplane::parser_detail::parse_frame_full(f.data(), captured, len, full),
+              DropReason::kNone)
+        << "round " << round;
+    ASSERT_EQ(std::memcmp(&common, &full, sizeof full), 0) << "round " << round;
+  }
+  EXPECT_GT(accepted, kRounds / 20) << "the generator should reach the common path often";
+}
