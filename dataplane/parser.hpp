@@ -263,8 +263,11 @@ inline DropReason parse_arp(const uint8_t* d, uint32_t l3, uint32_t captured, ui
   const uint8_t proto = ip[9];
   const bool tcp = proto == 6;
   const uint32_t tcp_hlen = static_cast<uint32_t>(d[kL4 + 12] >> 4) * 4;
-  uint32_t ts_block = 0;  // the first four option bytes when there are options
-  std::memcpy(&ts_block, d + kL4 + 20 - (tcp_hlen == 32 ? 0 : 20), 4);
+  // The first four option bytes when they were captured; else any four bytes we may read
+  // (the length checks below then reject the frame).
+  const bool options_captured = tcp_hlen == 32 && captured >= kL4 + 24;
+  uint32_t ts_block = 0;
+  std::memcpy(&ts_block, d + (options_captured ? kL4 + 20 : kL4), 4);
   const uint32_t udp_len = rd16(d + kL4 + 4);
   const uint32_t tcp_mask = 0U - static_cast<uint32_t>(tcp);  // all ones for TCP: a select
   const uint32_t l4_hlen = (tcp_hlen & tcp_mask) | (8U & ~tcp_mask);
