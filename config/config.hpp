@@ -10,6 +10,7 @@
 
 #include "config/cidr.hpp"
 #include "config/error.hpp"
+#include "config/limits.hpp"
 
 namespace sentinel::config {
 
@@ -51,10 +52,6 @@ struct FailureConfig {
   FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
   friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
 };
-
-// Compile-time caps that config values are checked against.
-inline constexpr uint32_t kMaxWorkers = 64;
-inline constexpr uint32_t kMaxBurst = 256;
 
 struct Config {
   std::string source = "<built-in>";  // the file it came from

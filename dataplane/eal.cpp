@@ -68,10 +68,11 @@ HugepageState read_hugepages() {
   return s;
 }
 
-// Tries to make `pages` free hugepages available and hugetlbfs mounted. Root only; every
+// Tries to make `mib` of free hugepages available and hugetlbfs mounted. Root only; every
 // step that fails is reported in `note` rather than thrown: the caller decides.
-bool reserve_hugepages(unsigned pages, std::string& note) {
+bool reserve_hugepages(unsigned mib, std::string& note) {
   HugepageState s = read_hugepages();
+  const unsigned pages = (mib * 1024 + s.page_kib - 1) / s.page_kib;
   if (s.free_pages >= pages && s.mounted) {
     note = "hugepages: using " + std::to_string(pages) + " of " +
            std::to_string(s.free_pages) + " free " + std::to_string(s.page_kib) + " KiB pages";
@@ -154,9 +155,8 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
          "--main-lcore", std::to_string(cpus[0]), "--file-prefix", "sentinel"});
     const unsigned mib = memory_mib_for(config.dataplane.mbufs);
     if (config.dataplane.hugepages != config::Hugepages::kOff) {
-      const unsigned pages = (mib * 1024 + 2047) / 2048;
       std::string why;
-      plan.hugepages = reserve_hugepages(pages, why);
+      plan.hugepages = reserve_hugepages(mib, why);
       if (!plan.hugepages && config.dataplane.hugepages == config::Hugepages::kOn) {
         throw SetupError("dataplane.hugepages = \"on\" but hugepages are unavailable: " + why);
       }

@@ -13,12 +13,13 @@
 #include <atomic>
 #include <cstdint>
 
+#include "config/limits.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/packet.hpp"
 
 namespace sentinel::dataplane {
 
-inline constexpr uint16_t kMaxBurst = 256;
+inline constexpr uint16_t kMaxBurst = config::kMaxBurst;
 // Bytes of a chained (multi-segment) mbuf copied out so headers can be parsed contiguously.
 inline constexpr uint32_t kHeaderScratch = 512;
 
