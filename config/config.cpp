@@ -4,6 +4,8 @@
 // default is the worst kind of configuration error on a box in the field.
 #include "config/config.hpp"
 
+#include <arpa/inet.h>
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -208,6 +210,33 @@ void read_failure(const toml::table& root, FailureConfig& failure) {
   section.read("malformed_core", kFailActionNames, failure.malformed_core);
 }
 
+// "IPv4:port" or "[IPv6]:port" with a numeric address: the endpoint binds one address.
+bool valid_listen_address(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) return false;
+  const std::string port = text.substr(colon + 1);
+  if (port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
+  const unsigned long number = std::stoul(port);
+  if (number == 0 || number > 65535) return false;
+  std::string host = text.substr(0, colon);
+  unsigned char addr[16];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    return inet_pton(AF_INET6, host.c_str(), addr) == 1;
+  }
+  return inet_pton(AF_INET, host.c_str(), addr) == 1;
+}
+
+void read_metrics(const toml::table& root, MetricsConfig& metrics, bool& given) {
+  const Section section(root, "metrics", {"listen"});
+  given = root.get("metrics") != nullptr;
+  section.read("listen", metrics.listen);
+  if (const toml::node* node = section.get("listen"); node && !valid_listen_address(metrics.listen)) {
+    fail(node->source(), section.path("listen") + ": '" + metrics.listen +
+                             "' is not IPv4:port or [IPv6]:port (numeric address, port 1..65535)");
+  }
+}
+
 struct FileCloser {
   void operator()(std::FILE* file) const noexcept { std::fclose(file); }
 };
@@ -235,7 +264,7 @@ Config load_config_text(std::string_view text, const std::string& name) {
     throw LoadError({name, e.source().begin.line, e.source().begin.column},
                     std::string(e.description()));
   }
-  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure"}, "");
+  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics"}, "");
   Config config;
   config.source = name;
   read_ports(root, config.ports);
@@ -243,6 +272,7 @@ Config load_config_text(std::string_view text, const std::string& name) {
   read_log(root, config.log);
   read_network(root, config.network);
   read_failure(root, config.failure);
+  read_metrics(root, config.metrics, config.metrics_given);
   return config;
 }
 
@@ -265,6 +295,7 @@ std::string dump_config(const Config& config) {
       {"network", toml::table{{"vendor_nets", std::move(vendor_nets)}}},
       {"failure", toml::table{{"malformed_vendor", to_string(config.failure.malformed_vendor)},
                               {"malformed_core", to_string(config.failure.malformed_core)}}},
+      {"metrics", toml::table{{"listen", config.metrics.listen}}},
   };
   // A toml::table orders its keys by name; formatting one table at a time keeps the
   // schema's order of tables, which is the order sentinel.toml documents them in.

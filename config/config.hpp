@@ -47,6 +47,13 @@ struct NetworkConfig {
   friend bool operator==(const NetworkConfig&, const NetworkConfig&) = default;
 };
 
+struct MetricsConfig {
+  // Management address of the Prometheus endpoint (/metrics), "IPv4:port" or "[IPv6]:port".
+  // Never an inline port: those carry no address.
+  std::string listen = "127.0.0.1:9752";
+  friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
+};
+
 struct FailureConfig {
   FailAction malformed_vendor = FailAction::kDrop;  // malformed frame from the vendor side
   FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
@@ -60,9 +67,13 @@ struct Config {
   LogConfig log;
   NetworkConfig network;
   FailureConfig failure;
+  MetricsConfig metrics;
+  // Whether the file had a [metrics] table: live mode always serves metrics, replay only
+  // when asked. Not a setting of its own, so not compared or dumped.
+  bool metrics_given = false;
   friend bool operator==(const Config& a, const Config& b) {
     return a.ports == b.ports && a.dataplane == b.dataplane && a.log == b.log &&
-           a.network == b.network && a.failure == b.failure;
+           a.network == b.network && a.failure == b.failure && a.metrics == b.metrics;
   }
 };
 

@@ -14,6 +14,17 @@ namespace sentinel::dataplane {
 
 std::string version_text() { return std::string("sentinel ") + SENTINEL_VERSION; }
 
+std::string dpdk_version() {
+  const std::string v = rte_version();  // "DPDK 22.11.11"
+  const size_t space = v.find(' ');
+  return space == std::string::npos ? v : v.substr(space + 1);
+}
+
+std::string hyperscan_version() {
+  const std::string v = hs_version();  // "5.4.0 2021-01-26"
+  return v.substr(0, v.find(' '));
+}
+
 bool bpf_jit_available() {
   // r0 = 1; exit
   const ebpf_insn prog[] = {

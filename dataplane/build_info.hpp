@@ -11,6 +11,9 @@ namespace sentinel::dataplane {
 // libpcap and the compiler; the CPU features the dataplane uses; whether the rte_bpf JIT
 // works here (checked by loading a one-instruction program).
 [[nodiscard]] std::string build_info_text();
+// [any] "22.11.11", "5.4.0": the versions alone, as metric labels want them.
+[[nodiscard]] std::string dpdk_version();
+[[nodiscard]] std::string hyperscan_version();
 // [control] True when rte_bpf JIT-compiles on this machine.
 [[nodiscard]] bool bpf_jit_available();
 

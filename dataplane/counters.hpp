@@ -35,12 +35,21 @@ struct DirectionCounters {
   Counter dropped;
 };
 
+// Upper bounds (microseconds) of the burst-latency histogram's buckets; one more bucket
+// counts everything above the last.
+inline constexpr std::array<double, 10> kLatencyBoundsUs = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
   std::array<Counter, kDropReasonCount> malformed_passed;  // malformed, forwarded (fail open)
   Counter busy_cycles;  // TSC cycles of polls that found frames
   Counter idle_cycles;  // TSC cycles of empty polls
+  // Sampled bursts, rx to tx: per-bucket counts (not cumulative), their sum and count.
+  std::array<Counter, kLatencyBuckets> latency_buckets;
+  Counter latency_cycles;
+  Counter latency_samples;
 };
 
 // A sum over workers, taken by the control plane.
@@ -52,6 +61,9 @@ struct Totals {
   std::array<uint64_t, kDropReasonCount> malformed_passed{};
   uint64_t busy_cycles = 0;
   uint64_t idle_cycles = 0;
+  std::array<uint64_t, kLatencyBuckets> latency_buckets{};
+  uint64_t latency_cycles = 0;
+  uint64_t latency_samples = 0;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -73,6 +85,9 @@ struct Totals {
     }
     t.busy_cycles += w->busy_cycles.get();
     t.idle_cycles += w->idle_cycles.get();
+    for (size_t b = 0; b < kLatencyBuckets; ++b) t.latency_buckets[b] += w->latency_buckets[b].get();
+    t.latency_cycles += w->latency_cycles.get();
+    t.latency_samples += w->latency_samples.get();
   }
   return t;
 }

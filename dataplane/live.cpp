@@ -1,6 +1,7 @@
 // Live mode (see live.hpp).
 #include "dataplane/live.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -14,9 +15,13 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/build_info.hpp"
+#include "dataplane/metrics.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/setup_error.hpp"
 #include "dataplane/signals.hpp"
+#include "dataplane/telemetry.hpp"
+#include "sentinel_build_config.h"
 #include "dataplane/worker.hpp"
 
 namespace sentinel::dataplane {
@@ -71,10 +76,7 @@ RunStats run_live(const config::Config& config) {
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
-  std::vector<LaunchArgs> launch(dp.workers);
-  uint16_t queue = 0;
-  unsigned lcore = 0;
-  RTE_LCORE_FOREACH_WORKER(lcore) {
+  for (uint16_t queue = 0; queue < dp.workers; ++queue) {
     WorkerSetup setup;
     setup.vendor_port = vendor;
     setup.core_port = core;
@@ -83,7 +85,34 @@ RunStats run_live(const config::Config& config) {
     setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
     setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
     workers.push_back(std::make_unique<Worker>(setup));
-    launch[queue] = {workers.back().get(), &stop};
+  }
+
+  register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
+  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
+  MetricsSnapshot fixed;
+  fixed.version = SENTINEL_VERSION;
+  fixed.dpdk_version = dpdk_version();
+  fixed.hyperscan_version = hyperscan_version();
+  fixed.jit = bpf_jit_available();
+  const MetricsServer metrics(config.metrics.listen, [&workers, fixed, vendor, core, tsc_hz] {
+    MetricsSnapshot s = fixed;
+    s.ports = {read_port("vendor", vendor), read_port("core", core)};
+    s.totals = read_totals(workers);
+    for (const auto& w : workers) {
+      s.workers.push_back({static_cast<double>(w->counters().busy_cycles.get()) / tsc_hz,
+                           static_cast<double>(w->counters().idle_cycles.get()) / tsc_hz});
+    }
+    s.latency_sum_seconds = static_cast<double>(s.totals.latency_cycles) / tsc_hz;
+    read_process(s);
+    return s;
+  });
+  spdlog::info("metrics: http://{}/metrics", config.metrics.listen);
+
+  std::vector<LaunchArgs> launch(workers.size());
+  uint16_t queue = 0;
+  unsigned lcore = 0;
+  RTE_LCORE_FOREACH_WORKER(lcore) {
+    launch[queue] = {workers[queue].get(), &stop};
     (void)check_rte(rte_eal_remote_launch(worker_main, &launch[queue], lcore),
                     "rte_eal_remote_launch(lcore " + std::to_string(lcore) + ")");
     spdlog::info("worker {} on lcore {}: vendor queue {} <-> core queue {}", queue, lcore, queue, queue);

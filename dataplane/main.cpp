@@ -57,6 +57,7 @@ void print_loaded(const config::Config& c) {
   std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
               config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
   std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
+  std::printf("  metrics: http://%s/metrics\n", c.metrics.listen.c_str());
   std::printf("configuration OK\n");
 }
 
@@ -87,6 +88,7 @@ int run(const CliOptions& cli) {
     ReplayOptions options;
     options.out_pcap = cli.write_pcap;
     options.vendor_nets = config.network.vendor_nets;
+    if (config.metrics_given) options.metrics_listen = config.metrics.listen;
     const ReplayResult result = run_replay(source, config, options, [] {
       const int sig = wait_control_signal(0);
       return sig == SIGINT || sig == SIGTERM;

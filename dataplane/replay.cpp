@@ -3,6 +3,7 @@
 
 #include <pcap/pcap.h>
 #include <rte_eth_ring.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -14,7 +15,9 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
+#include "dataplane/metrics.hpp"
 #include "dataplane/parser.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/setup_error.hpp"
@@ -276,6 +279,20 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
   setup.wire_len_field = wire_field;
   auto worker = std::make_unique<Worker>(setup);
   PcapWriter writer(options.out_pcap);
+  std::optional<MetricsServer> metrics;
+  if (!options.metrics_listen.empty()) {
+    const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
+    metrics.emplace(options.metrics_listen, [&worker, &vendor, &core, tsc_hz] {
+      MetricsSnapshot s;
+      s.ports = {read_port("vendor", vendor.port), read_port("core", core.port)};
+      const WorkerCounters* counters[] = {&worker->counters()};
+      s.totals = sum_counters(counters);
+      s.latency_sum_seconds = static_cast<double>(s.totals.latency_cycles) / tsc_hz;
+      read_process(s);
+      return s;
+    });
+    spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
+  }
 
   ReplayResult result;
   RunStats& stats = result.stats;

@@ -44,6 +44,7 @@ class PcapSource {
 struct ReplayOptions {
   std::string out_pcap;                  // -w; empty: forwarded frames are not written
   std::vector<config::Cidr> vendor_nets;
+  std::string metrics_listen;            // empty: no /metrics endpoint during the replay
 };
 
 struct ReplayResult {

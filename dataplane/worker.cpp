@@ -10,7 +10,20 @@
 
 namespace sentinel::dataplane {
 
-Worker::Worker(const WorkerSetup& setup) noexcept : setup_(setup) {}
+Worker::Worker(const WorkerSetup& setup) noexcept : setup_(setup) {
+  const double cycles_per_us = static_cast<double>(rte_get_tsc_hz()) / 1e6;
+  for (size_t b = 0; b < kLatencyBounds; ++b) {
+    latency_bounds_cycles_[b] = static_cast<uint64_t>(kLatencyBoundsUs[b] * cycles_per_us);
+  }
+}
+
+void Worker::record_latency(uint64_t cycles) noexcept {
+  size_t b = 0;
+  while (b < kLatencyBounds && cycles > latency_bounds_cycles_[b]) ++b;
+  counters_.latency_buckets[b].add(1);
+  counters_.latency_cycles.add(cycles);
+  counters_.latency_samples.add(1);
+}
 
 uint32_t Worker::wire_len_of(const rte_mbuf* m) const noexcept {
   return *RTE_MBUF_DYNFIELD(m, setup_.wire_len_field, const uint32_t*);
@@ -20,6 +33,8 @@ template <Direction kDir, bool kWireLenField>
 uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   const uint16_t n = rte_eth_rx_burst(rx_port, setup_.queue, rx_, setup_.burst);
   if (n == 0) return 0;
+  const bool timed = (++bursts_ & (kLatencySampleEvery - 1)) == 0;
+  const uint64_t rx_tsc = timed ? rte_rdtsc() : 0;
 
   // Stage 1, every frame: the common-case parse, small enough to keep in registers.
   // Frames it does not take are listed for stage 2.
@@ -77,6 +92,7 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     counters_.drops[static_cast<size_t>(DropReason::kTxFull)].add(n_out - sent);
     rte_pktmbuf_free_bulk(out + sent, n_out - sent);
   }
+  if (timed) record_latency(rte_rdtsc() - rx_tsc);
   DirectionCounters& c = counters_.dir[static_cast<size_t>(kDir)];
   c.rx_packets.add(n);
   c.forwarded.add(sent);

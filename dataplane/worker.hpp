@@ -10,6 +10,7 @@
 
 #include <rte_mbuf.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -22,6 +23,11 @@ namespace sentinel::dataplane {
 inline constexpr uint16_t kMaxBurst = config::kMaxBurst;
 // Bytes of a chained (multi-segment) mbuf copied out so headers can be parsed contiguously.
 inline constexpr uint32_t kHeaderScratch = 512;
+// One burst in this many (a power of two) is timed from rx to tx for the latency histogram.
+inline constexpr uint32_t kLatencySampleEvery = 64;
+static_assert((kLatencySampleEvery & (kLatencySampleEvery - 1)) == 0, "a power of two");
+
+inline constexpr size_t kLatencyBounds = kLatencyBoundsUs.size();
 
 struct WorkerSetup {
   uint16_t vendor_port = 0;
@@ -54,8 +60,12 @@ class alignas(64) Worker {
   uint32_t poll_both() noexcept;
   [[nodiscard]] uint32_t wire_len_of(const rte_mbuf* m) const noexcept;
 
+  void record_latency(uint64_t cycles) noexcept;
+
   WorkerCounters counters_;
   WorkerSetup setup_;
+  std::array<uint64_t, kLatencyBounds> latency_bounds_cycles_{};  // kLatencyBoundsUs in TSC cycles
+  uint32_t bursts_ = 0;
   PacketInfo info_[kMaxBurst];
   rte_mbuf* rx_[kMaxBurst];
   rte_mbuf* tx_[kMaxBurst];

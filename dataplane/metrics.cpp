@@ -1,0 +1,211 @@
+// Prometheus metrics (see metrics.hpp).
+#include "dataplane/metrics.hpp"
+
+#include <prometheus/exposer.h>
+#include <rte_ethdev.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace sentinel::dataplane {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(const char* name, const char* help, MetricType type) {
+  return MetricFamily{name, help, type, {}};
+}
+
+ClientMetric counter(double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  return m;
+}
+
+ClientMetric gauge(double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  return m;
+}
+
+// One family with a sample per port, `port` labelled vendor/core.
+template <typename Field>
+MetricFamily per_port(const MetricsSnapshot& s, const char* name, const char* help, MetricType type,
+                      Field field) {
+  MetricFamily f = family(name, help, type);
+  for (const PortSnapshot& p : s.ports) {
+    const double v = static_cast<double>(field(p));
+    f.metric.push_back(type == MetricType::Gauge ? gauge(v, {{"port", p.side}})
+                                                 : counter(v, {{"port", p.side}}));
+  }
+  return f;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
+  std::vector<MetricFamily> out;
+  MetricFamily info = family("sentinel_build_info", "Versions this sentinel was built with; always 1.",
+                             MetricType::Gauge);
+  info.metric.push_back(gauge(1, {{"version", s.version},
+                                  {"dpdk", s.dpdk_version},
+                                  {"hyperscan", s.hyperscan_version},
+                                  {"jit", s.jit ? "true" : "false"}}));
+  out.push_back(std::move(info));
+
+  out.push_back(per_port(s, "sentinel_port_receive_packets_total", "Frames the port received.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.rx_packets; }));
+  out.push_back(per_port(s, "sentinel_port_receive_bytes_total", "Bytes the port received.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.rx_bytes; }));
+  out.push_back(per_port(s, "sentinel_port_receive_dropped_total",
+                         "Frames the NIC dropped because its rx queue was full (imissed). af_packet "
+                         "ports cannot report these: they stay 0.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.rx_dropped; }));
+  out.push_back(per_port(s, "sentinel_port_receive_errors_total", "Erroneous frames the port received.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.rx_errors; }));
+  out.push_back(per_port(s, "sentinel_port_receive_nombuf_total",
+                         "Frames the port could not receive for want of an mbuf.", MetricType::Counter,
+                         [](const PortSnapshot& p) { return p.rx_nombuf; }));
+  out.push_back(per_port(s, "sentinel_port_transmit_packets_total", "Frames the port sent.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.tx_packets; }));
+  out.push_back(per_port(s, "sentinel_port_transmit_bytes_total", "Bytes the port sent.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.tx_bytes; }));
+  out.push_back(per_port(s, "sentinel_port_transmit_errors_total", "Frames the port failed to send.",
+                         MetricType::Counter, [](const PortSnapshot& p) { return p.tx_errors; }));
+  out.push_back(per_port(s, "sentinel_port_up", "1 when the port's link is up.", MetricType::Gauge,
+                         [](const PortSnapshot& p) { return p.up ? 1 : 0; }));
+
+  MetricFamily packets = family("sentinel_packets_total",
+                                "Frames the dataplane judged, by direction and verdict.",
+                                MetricType::Counter);
+  for (size_t d = 0; d < kDirectionCount; ++d) {
+    packets.metric.push_back(counter(static_cast<double>(s.totals.forwarded[d]),
+                                     {{"direction", kDirectionNames[d]}, {"verdict", "forwarded"}}));
+    packets.metric.push_back(counter(static_cast<double>(s.totals.dropped[d]),
+                                     {{"direction", kDirectionNames[d]}, {"verdict", "dropped"}}));
+  }
+  out.push_back(std::move(packets));
+
+  MetricFamily drops = family("sentinel_drops_total", "Frames dropped, by reason.", MetricType::Counter);
+  MetricFamily passed = family("sentinel_malformed_passed_total",
+                               "Malformed frames forwarded because their side fails open, by reason.",
+                               MetricType::Counter);
+  for (size_t r = 1; r < kDropReasonCount; ++r) {
+    const std::string reason(kDropReasonNames[r]);
+    drops.metric.push_back(counter(static_cast<double>(s.totals.drops[r]), {{"reason", reason}}));
+    if (is_malformed(static_cast<DropReason>(r))) {
+      passed.metric.push_back(counter(static_cast<double>(s.totals.malformed_passed[r]), {{"reason", reason}}));
+    }
+  }
+  out.push_back(std::move(drops));
+  out.push_back(std::move(passed));
+
+  MetricFamily busy = family("sentinel_worker_busy_seconds_total",
+                             "Time the worker spent on polls that found frames.", MetricType::Counter);
+  MetricFamily idle = family("sentinel_worker_idle_seconds_total",
+                             "Time the worker spent on polls that found nothing.", MetricType::Counter);
+  for (size_t w = 0; w < s.workers.size(); ++w) {
+    busy.metric.push_back(counter(s.workers[w].busy_seconds, {{"worker", std::to_string(w)}}));
+    idle.metric.push_back(counter(s.workers[w].idle_seconds, {{"worker", std::to_string(w)}}));
+  }
+  out.push_back(std::move(busy));
+  out.push_back(std::move(idle));
+
+  MetricFamily latency = family("sentinel_packet_processing_seconds",
+                                "Time from rx to tx of sampled bursts (one in 64).",
+                                MetricType::Histogram);
+  ClientMetric h;
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b < kLatencyBoundsUs.size(); ++b) {
+    cumulative += s.totals.latency_buckets[b];
+    h.histogram.bucket.push_back({cumulative, kLatencyBoundsUs[b] / 1e6});
+  }
+  cumulative += s.totals.latency_buckets[kLatencyBoundsUs.size()];
+  h.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+  h.histogram.sample_count = s.totals.latency_samples;
+  h.histogram.sample_sum = s.latency_sum_seconds;
+  latency.metric.push_back(std::move(h));
+  out.push_back(std::move(latency));
+
+  MetricFamily start = family("process_start_time_seconds",
+                              "Start time of the process since unix epoch in seconds.", MetricType::Gauge);
+  start.metric.push_back(gauge(s.process_start_time_seconds));
+  out.push_back(std::move(start));
+  MetricFamily cpu = family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                            MetricType::Counter);
+  cpu.metric.push_back(counter(s.process_cpu_seconds));
+  out.push_back(std::move(cpu));
+  MetricFamily rss = family("process_resident_memory_bytes", "Resident memory size in bytes.",
+                            MetricType::Gauge);
+  rss.metric.push_back(gauge(s.process_resident_bytes));
+  out.push_back(std::move(rss));
+  return out;
+}
+
+PortSnapshot read_port(const std::string& side, uint16_t port) {
+  PortSnapshot p;
+  p.side = side;
+  rte_eth_stats st{};
+  if (rte_eth_stats_get(port, &st) == 0) {
+    p.rx_packets = st.ipackets;
+    p.rx_bytes = st.ibytes;
+    p.rx_dropped = st.imissed;
+    p.rx_errors = st.ierrors;
+    p.rx_nombuf = st.rx_nombuf;
+    p.tx_packets = st.opackets;
+    p.tx_bytes = st.obytes;
+    p.tx_errors = st.oerrors;
+  }
+  rte_eth_link link{};
+  p.up = rte_eth_link_get_nowait(port, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+  return p;
+}
+
+void read_process(MetricsSnapshot& s) {
+  // /proc/self/stat: fields after the parenthesised name; utime, stime (14, 15), starttime
+  // (22) in clock ticks, rss (24) in pages.
+  std::ifstream stat_file("/proc/self/stat");
+  std::string line;
+  std::getline(stat_file, line);
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return;
+  std::istringstream fields(line.substr(close + 2));
+  std::vector<std::string> f;
+  for (std::string v; fields >> v;) f.push_back(v);
+  // f[0] is field 3 (state).
+  auto field = [&f](size_t n) { return n - 3 < f.size() ? std::stod(f[n - 3]) : 0.0; };
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  s.process_cpu_seconds = (field(14) + field(15)) / ticks;
+  s.process_resident_bytes = field(24) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  std::ifstream proc_stat("/proc/stat");
+  while (std::getline(proc_stat, line)) {
+    if (line.rfind("btime ", 0) == 0) {
+      s.process_start_time_seconds = std::stod(line.substr(6)) + field(22) / ticks;
+    }
+  }
+}
+
+class MetricsServer::Collector : public prometheus::Collectable {
+ public:
+  explicit Collector(std::function<MetricsSnapshot()> take) : take_(std::move(take)) {}
+  std::vector<MetricFamily> Collect() const override { return metric_families(take_()); }
+
+ private:
+  std::function<MetricsSnapshot()> take_;
+};
+
+MetricsServer::MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot)
+    : collector_(std::make_shared<Collector>(std::move(take_snapshot))) {
+  // civetweb writes IPv6 as "[::1]:9752", the same form the config takes.
+  exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+  exposer_->RegisterCollectable(collector_, "/metrics");
+}
+
+MetricsServer::~MetricsServer() = default;
+
+}  // namespace sentinel::dataplane

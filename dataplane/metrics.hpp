@@ -1,0 +1,83 @@
+// Prometheus metrics. Everything is read at scrape time: a MetricsSnapshot is taken from the
+// workers' counters, the ports' statistics and /proc, then turned into metric families. The
+// worker loop never touches prometheus-cpp, so a scrape costs the same at any packet rate.
+// Labels are bounded: ports, directions, verdicts, drop reasons and worker ids only.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/counters.hpp"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace sentinel::dataplane {
+
+struct PortSnapshot {
+  std::string side;  // "vendor" | "core"
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t rx_dropped = 0;  // NIC misses (imissed); af_packet cannot report them
+  uint64_t rx_errors = 0;
+  uint64_t rx_nombuf = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t tx_errors = 0;
+  bool up = false;
+};
+
+struct WorkerTimes {
+  double busy_seconds = 0;
+  double idle_seconds = 0;
+};
+
+struct MetricsSnapshot {
+  std::string version;
+  std::string dpdk_version;
+  std::string hyperscan_version;
+  bool jit = false;
+  std::vector<PortSnapshot> ports;
+  Totals totals;                     // all workers
+  std::vector<WorkerTimes> workers;  // by worker index
+  double latency_sum_seconds = 0;    // of the sampled bursts in totals.latency_*
+  double process_start_time_seconds = 0;
+  double process_cpu_seconds = 0;
+  double process_resident_bytes = 0;
+};
+
+// [any] The metric families of a snapshot, in a fixed order. Pure: the unit test feeds it
+// known values and compares the exposition text.
+[[nodiscard]] std::vector<prometheus::MetricFamily> metric_families(const MetricsSnapshot& s);
+
+// [control] Port statistics and link state of `port`, read through ethdev.
+[[nodiscard]] PortSnapshot read_port(const std::string& side, uint16_t port);
+// [control] Start time, CPU seconds and resident memory of this process, from /proc.
+void read_process(MetricsSnapshot& s);
+
+// The /metrics endpoint: a prometheus-cpp Exposer (civetweb) on the management address,
+// serving one Collectable that calls `take_snapshot` per scrape.
+class MetricsServer {
+ public:
+  // [control] Binds `listen` ("IPv4:port" / "[IPv6]:port"). Throws std::runtime_error when
+  // the address cannot be bound. `take_snapshot` runs on the HTTP server's threads.
+  MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot);
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+ private:
+  class Collector;
+  std::shared_ptr<Collector> collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace sentinel::dataplane
