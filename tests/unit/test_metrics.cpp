@@ -1,0 +1,120 @@
+// The exposition text of a known snapshot: metric names, HELP/TYPE lines, labels, the
+// order of families and the histogram's cumulative buckets are the contract Prometheus
+// users and their dashboards depend on. The golden file is that contract, written out.
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dataplane/metrics.hpp"
+
+using namespace sentinel::dataplane;
+
+namespace {
+
+MetricsSnapshot known_snapshot() {
+  MetricsSnapshot s;
+  s.version = "0.1.0";
+  s.dpdk_version = "22.11.11";
+  s.hyperscan_version = "5.4.0";
+  s.jit = true;
+  PortSnapshot vendor;
+  vendor.side = "vendor";
+  vendor.rx_packets = 1000;
+  vendor.rx_bytes = 64000;
+  vendor.rx_dropped = 3;
+  vendor.rx_errors = 2;
+  vendor.rx_nombuf = 1;
+  vendor.tx_packets = 500;
+  vendor.tx_bytes = 32000;
+  vendor.up = true;
+  PortSnapshot core = vendor;
+  core.side = "core";
+  core.rx_packets = 500;
+  core.tx_packets = 990;
+  core.up = false;
+  s.ports = {vendor, core};
+  s.totals.forwarded = {990, 500};
+  s.totals.dropped = {10, 0};
+  s.totals.drops[static_cast<size_t>(DropReason::kIpv4BadIhl)] = 7;
+  s.totals.drops[static_cast<size_t>(DropReason::kTxFull)] = 3;
+  s.totals.malformed_passed[static_cast<size_t>(DropReason::kTcpBadOption)] = 4;
+  s.totals.latency_buckets = {0, 5, 10, 3, 0, 0, 0, 0, 0, 0, 2};
+  s.totals.latency_samples = 20;
+  s.latency_sum_seconds = 0.0025;
+  s.workers = {{1.5, 8.5}, {2.25, 7.75}};
+  s.process_start_time_seconds = 1764000000;
+  s.process_cpu_seconds = 12.5;
+  s.process_resident_bytes = 104857600;
+  return s;
+}
+
+std::string exposition(const MetricsSnapshot& s) {
+  return prometheus::TextSerializer().Serialize(metric_families(s));
+}
+
+std::string golden() {
+  std::ifstream in(SENTINEL_SOURCE_DIR "/tests/unit/data/metrics_golden.txt");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+}  // namespace
+
+TEST(Metrics, ExpositionMatchesTheGoldenFile) {
+  const std::string text = exposition(known_snapshot());
+  if (std::getenv("SENTINEL_WRITE_GOLDEN") != nullptr) {
+    std::ofstream(SENTINEL_SOURCE_DIR "/tests/unit/data/metrics_golden.txt") << text;
+  }
+  EXPECT_EQ(text, golden());
+}
+
+// The same contract line by line, so a failure names what changed.
+TEST(Metrics, KeyLines) {
+  const std::string t = exposition(known_snapshot());
+  for (const char* line : {
+           R"(sentinel_build_info{version="0.1.0",dpdk="22.11.11",hyperscan="5.4.0",jit="true"} 1)",
+           R"(sentinel_port_receive_packets_total{port="vendor"} 1000)",
+           R"(sentinel_port_receive_dropped_total{port="vendor"} 3)",
+           R"(sentinel_port_transmit_packets_total{port="core"} 990)",
+           R"(sentinel_port_up{port="vendor"} 1)",
+           R"(sentinel_port_up{port="core"} 0)",
+           R"(sentinel_packets_total{direction="to_core",verdict="forwarded"} 990)",
+           R"(sentinel_packets_total{direction="to_core",verdict="dropped"} 10)",
+           R"(sentinel_packets_total{direction="to_vendor",verdict="forwarded"} 500)",
+           R"(sentinel_drops_total{reason="ipv4_bad_ihl"} 7)",
+           R"(sentinel_drops_total{reason="tx_full"} 3)",
+           R"(sentinel_drops_total{reason="eth_truncated"} 0)",
+           R"(sentinel_malformed_passed_total{reason="tcp_bad_option"} 4)",
+           R"(sentinel_worker_busy_seconds_total{worker="1"} 2.25)",
+           R"(sentinel_worker_idle_seconds_total{worker="0"} 8.5)",
+           R"(sentinel_packet_processing_seconds_bucket{le="1e-06"} 0)",
+           R"(sentinel_packet_processing_seconds_bucket{le="2e-06"} 5)",
+           R"(sentinel_packet_processing_seconds_bucket{le="5e-06"} 15)",
+           R"(sentinel_packet_processing_seconds_bucket{le="1e-05"} 18)",
+           R"(sentinel_packet_processing_seconds_bucket{le="0.001"} 18)",
+           R"(sentinel_packet_processing_seconds_bucket{le="+Inf"} 20)",
+           R"(sentinel_packet_processing_seconds_count 20)",
+           R"(sentinel_packet_processing_seconds_sum 0.0025)",
+           R"(process_cpu_seconds_total 12.5)",
+           R"(process_resident_memory_bytes 104857600)",
+       }) {
+    EXPECT_TRUE(has_line(t, line)) << line << "\nin:\n" << t;
+  }
+}
+
+// Every drop reason is exported from the start, at 0 when nothing was dropped for it.
+TEST(Metrics, EveryDropReasonPresent) {
+  const std::string t = exposition(MetricsSnapshot{});
+  for (size_t r = 1; r < kDropReasonCount; ++r) {
+    const std::string line = "sentinel_drops_total{reason=\"" + std::string(kDropReasonNames[r]) + "\"} 0";
+    EXPECT_TRUE(has_line(t, line)) << line;
+  }
+  EXPECT_EQ(t.find("reason=\"none\""), std::string::npos);
+}
