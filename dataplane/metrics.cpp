@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <mutex>
+#include <stdexcept>
 #include <sstream>
 
 namespace sentinel::dataplane {
@@ -193,16 +195,28 @@ void read_process(MetricsSnapshot& s) {
 class MetricsServer::Collector : public prometheus::Collectable {
  public:
   explicit Collector(std::function<MetricsSnapshot()> take) : take_(std::move(take)) {}
-  std::vector<MetricFamily> Collect() const override { return metric_families(take_()); }
+  std::vector<MetricFamily> Collect() const override {
+    // The HTTP server may serve two scrapes at once; ethdev stats reads are not promised
+    // to be thread-safe, so snapshots are taken one at a time.
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return metric_families(take_());
+  }
 
  private:
   std::function<MetricsSnapshot()> take_;
+  mutable std::mutex mutex_;
 };
 
 MetricsServer::MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot)
     : collector_(std::make_shared<Collector>(std::move(take_snapshot))) {
-  // civetweb writes IPv6 as "[::1]:9752", the same form the config takes.
-  exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+  // civetweb takes IPv6 as "[::1]:9752", the same form the config takes.
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("metrics.listen = \"" + listen +
+                             "\": cannot serve /metrics there (address in use, or not local?): " +
+                             e.what());
+  }
   exposer_->RegisterCollectable(collector_, "/metrics");
 }
 

@@ -25,6 +25,7 @@ readonly VENDOR_NS=vendor CORE_NS=core VENDOR_PORT=sv-vendor CORE_PORT=sv-core
 readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1
 readonly HTTP_PORT=8080 FILE_MIB=20
 readonly FORWARDING_TIMEOUT_S=30
+readonly METRICS_LISTEN=127.0.0.1:9752
 
 # Headings in bold when a human is watching.
 if [[ -t 1 ]]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B='' G='' R='' N=''; fi
@@ -98,6 +99,9 @@ hugepages = "off"
 dir = "$tmp/log"
 level = "info"
 stats_interval = 1
+
+[metrics]
+listen = "$METRICS_LISTEN"
 EOF
 say "$tmp/sentinel.toml:"
 indent <"$tmp/sentinel.toml"
@@ -178,6 +182,20 @@ else
     fi
 fi
 stop_pid "$http_pid" 2; http_pid=''
+
+step "What Prometheus sees: the sentinel's /metrics (management address $METRICS_LISTEN)"
+cmd curl -s "http://$METRICS_LISTEN/metrics"
+if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
+    grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="tx_full")' <<<"$metrics" | indent
+    forwarded=$(awk '/^sentinel_packets_total\{direction="to_core",verdict="forwarded"\}/ {print $2}' <<<"$metrics")
+    if [[ -n $forwarded && $forwarded != 0 ]]; then
+        pass "the metrics count the frames that crossed ($forwarded to_core)"
+    else
+        fail "the metrics show no forwarded frames"
+    fi
+else
+    fail "no /metrics at $METRICS_LISTEN"
+fi
 
 step "Stop the sentinel (SIGTERM)"
 lines_before=$(wc -l <"$out")

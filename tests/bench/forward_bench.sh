@@ -15,8 +15,13 @@
 # forwarding lcore busy-polls, so every TSC cycle of it is spent on the packets).
 # Rounds alternate the order (sentinel first, then testpmd first, ...) so a load change on
 # a shared machine does not fall on one program only; compare the ratio, not absolutes.
+# Scrape cost: each round also runs the sentinel a second time, identically, while a scraper
+# (scrape.py, pinned to the main lcore's CPU, not the worker's) GETs its Prometheus /metrics
+# BENCH_SCRAPE_RATE times per second on an absolute schedule; "sentinel_scraped" holds those
+# figures and the achieved scrape rate, "scrape_ratio" = scraped / unscraped Mpps median.
+# Every sentinel run serves /metrics (live mode always does) on a free 127.0.0.1 port.
 # Figures are printed, never asserted: the exit status is non-zero only when a program
-# fails to run (start-up failure, early exit, no samples, no clean stop).
+# fails to run (start-up failure, early exit, no samples, no clean stop, scraper failure).
 #
 # Usage: forward_bench.sh SENTINEL_BINARY
 # Environment (all optional):
@@ -28,6 +33,7 @@
 #   BENCH_HUGEPAGES   auto | on | off (auto: reserve 2 MiB hugepages when root and possible,
 #                     else both programs run with --no-huge -m <same>)
 #   BENCH_TESTPMD     testpmd binary (dpdk-testpmd from PATH)
+#   BENCH_SCRAPE_RATE scrapes per second of the scraped sentinel runs (100)
 set -euo pipefail
 
 readonly DURATION_S=${BENCH_DURATION_S:-10}
@@ -37,6 +43,7 @@ readonly FRAMES=${BENCH_FRAMES:-4096}
 readonly SEED=${BENCH_SEED:-1}
 readonly HUGEPAGES_MODE=${BENCH_HUGEPAGES:-auto}
 readonly TESTPMD=${BENCH_TESTPMD:-dpdk-testpmd}
+readonly SCRAPE_RATE=${BENCH_SCRAPE_RATE:-100}
 # Settings shared by both programs (the sentinel's are written into its config).
 readonly BURST=32 WORKERS=1 RXD=1024 TXD=1024 MBUFS=16383 MBUF_CACHE=256
 readonly HUGEPAGES_WANTED=256   # 2 MiB pages: 512 MiB, plenty for either program
@@ -51,20 +58,21 @@ die() { log "error: $*"; exit 1; }
 SENTINEL=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $DURATION_S =~ ^[0-9]+$ && $WARMUP_S =~ ^[0-9]+$ && $ROUNDS =~ ^[1-9][0-9]*$ &&
-   $FRAMES =~ ^[1-9][0-9]*$ && $SEED =~ ^[0-9]+$ ]] ||
-    die "BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_ROUNDS, BENCH_FRAMES, BENCH_SEED must be integers"
+   $FRAMES =~ ^[1-9][0-9]*$ && $SEED =~ ^[0-9]+$ && $SCRAPE_RATE =~ ^[1-9][0-9]*$ ]] ||
+    die "BENCH_DURATION_S, BENCH_WARMUP_S, BENCH_ROUNDS, BENCH_FRAMES, BENCH_SEED, BENCH_SCRAPE_RATE must be integers"
 if (( DURATION_S < WARMUP_S + 2 )); then
     die "BENCH_DURATION_S ($DURATION_S) must be at least BENCH_WARMUP_S + 2 ($((WARMUP_S + 2)))"
 fi
 [[ $HUGEPAGES_MODE =~ ^(auto|on|off)$ ]] || die "BENCH_HUGEPAGES must be auto, on or off"
 TESTPMD_BIN=$(command -v "$TESTPMD") || die "testpmd '$TESTPMD' not found"
-for tool in "$PYTHON" jq awk stdbuf; do
+for tool in "$PYTHON" jq awk stdbuf ss; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 
 prefix=sentinel-fwdbench-$$   # EAL --file-prefix of every run (they run one at a time)
 tmp=$(mktemp -d /tmp/sentinel-fwdbench.XXXXXX)
-run_pid=''
+run_pid='' scraper_pid=''
+scrape_url='' scrape_result=''   # set around a scraped run (run_program starts the scraper)
 hp_orig_total='' hp_set_total='' hp_mounted_by_us=''
 
 hugetlbfs_mounts() { awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts; }
@@ -82,6 +90,10 @@ cleanup() {
     local rc=$? i
     trap - EXIT
     trap '' INT TERM
+    if [[ -n $scraper_pid ]]; then
+        kill -TERM "$scraper_pid" 2>/dev/null || true
+        wait "$scraper_pid" 2>/dev/null || true
+    fi
     if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
         kill -INT "$run_pid" 2>/dev/null || true
         for ((i = 0; i < STOP_GRACE_S * 10; i++)); do
@@ -232,16 +244,35 @@ run_program() {
         (( i < STARTUP_TIMEOUT_S * 10 )) || fail_run "$name" "not forwarding after ${STARTUP_TIMEOUT_S}s"
         sleep 0.1
     done
-    log "$name forwarding for ${DURATION_S}s"
+    log "$name forwarding for ${DURATION_S}s${scrape_url:+, scraped $SCRAPE_RATE/s at $scrape_url}"
     # A deadline, not a count of sleeps: on a loaded machine each `sleep` overshoots.
     local deadline=$(( $(now_us) + DURATION_S * 1000000 ))
+    if [[ -n $scrape_url ]]; then
+        "$PYTHON" "$tmp/scrape.py" "$scrape_url" "$SCRAPE_RATE" "${cpus[0]}" "$scrape_result" \
+            > "$tmp/$name.scraper.log" 2>&1 < /dev/null &
+        scraper_pid=$!
+    fi
     while (( $(now_us) < deadline )); do
         if ! kill -0 "$run_pid" 2>/dev/null; then
             finish_run
             fail_run "$name" "exited while forwarding (status $run_rc)"
         fi
+        if [[ -n $scraper_pid ]] && ! kill -0 "$scraper_pid" 2>/dev/null; then
+            cat "$tmp/$name.scraper.log" >&2 || true
+            fail_run "$name" "the scraper exited early"
+        fi
         sleep 0.2
     done
+    if [[ -n $scraper_pid ]]; then   # stopped first: the run's last scrape precedes SIGINT
+        kill -TERM "$scraper_pid" 2>/dev/null || true
+        local scraper_rc=0
+        wait "$scraper_pid" || scraper_rc=$?
+        scraper_pid=''
+        if (( scraper_rc != 0 )) || [[ ! -s $scrape_result ]]; then
+            cat "$tmp/$name.scraper.log" >&2 || true
+            fail_run "$name" "the scraper failed (status $scraper_rc)"
+        fi
+    fi
     kill -INT "$run_pid" 2>/dev/null || true
     for ((i = 0; i < STOP_GRACE_S * 10; i++)); do
         kill -0 "$run_pid" 2>/dev/null || break
@@ -317,7 +348,19 @@ kept_samples_json() { # the Mpps of the samples summarize kept, rounded, as a JS
 }
 
 # --- 2. sentinel ---------------------------------------------------------------------------
-cat > "$tmp/sentinel.toml" <<EOF
+# A TCP port on 127.0.0.1 nobody listens on: the kernel picks it, ss double-checks. Each
+# sentinel run gets a fresh one, so a TIME_WAIT left by the previous run's scrapes can never
+# stop the next from binding.
+free_port() {
+    local p _
+    for _ in $(seq 1 20); do
+        p=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        [[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return 0; }
+    done
+    return 1
+}
+write_sentinel_config() { # write_sentinel_config METRICS_PORT
+    cat > "$tmp/sentinel.toml" <<EOF
 [ports]
 vendor = "$vendor_port"
 core = "$core_port"
@@ -333,36 +376,96 @@ hugepages = "$($hugepages && echo on || echo off)"
 dir = "$tmp/log"
 level = "info"
 stats_interval = 1
+[metrics]
+listen = "127.0.0.1:$1"
 EOF
+}
+
+# The scraper: GET URL RATE times a second on an absolute schedule (a late request does not
+# shift the next ones; more than one period behind, the schedule restarts instead of
+# bursting), pinned to CPU. On SIGTERM it writes a JSON summary to OUT and exits 0.
+cat > "$tmp/scrape.py" <<'PY'
+import json, os, signal, sys, time, urllib.request
+
+url, rate, cpu, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+os.sched_setaffinity(0, {cpu})
+stop = False
+def on_term(signum, frame):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+period = 1.0 / rate
+ok = errors = late = body_bytes = 0
+first_error = ""
+start = time.monotonic()
+due = start
+while not stop:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            body = r.read()
+        if r.status == 200 and b"sentinel_packets_total" in body:
+            ok += 1
+            body_bytes += len(body)
+        else:
+            errors += 1
+            first_error = first_error or "status %d, %d bytes" % (r.status, len(body))
+    except Exception as e:  # counted and reported, never fatal
+        errors += 1
+        first_error = first_error or repr(e)
+    due += period
+    now = time.monotonic()
+    if now - due > period:
+        late += 1
+        due = now
+    elif due > now:
+        time.sleep(due - now)
+elapsed = time.monotonic() - start
+with open(out, "w") as f:
+    json.dump({"scrapes": ok, "errors": errors, "late": late, "elapsed_s": round(elapsed, 3),
+               "scrapes_per_second": round(ok / elapsed, 2) if elapsed > 0 else 0,
+               "bytes_per_scrape": body_bytes // ok if ok else 0,
+               "first_error": first_error}, f)
+    f.write("\n")
+PY
 
 sentinel_note=''
-run_sentinel() { # run_sentinel ROUND
-    local round=$1 note eve
+run_sentinel() { # run_sentinel ROUND [scraped]: results in $tmp/sentinel.* or $tmp/sentinel_scraped.*
+    local round=$1 kind=sentinel note eve port scrape=null
+    [[ ${2-} == scraped ]] && kind=sentinel_scraped
+    port=$(free_port) || die "no free TCP port for the sentinel's metrics"
+    write_sentinel_config "$port"
+    if [[ $kind == sentinel_scraped ]]; then
+        scrape_url=http://127.0.0.1:$port/metrics
+        scrape_result=$tmp/$kind.r$round.scrape.json
+    fi
     # The sentinel builds -l/--main-lcore/memory/--vdev/--no-pci itself (dataplane/eal.cpp);
     # the extra --file-prefix comes last and wins over its built-in "sentinel".
-    run_program sentinel 'forwarding: vendor port' \
+    run_program "$kind" 'forwarding: vendor port' \
         "$SENTINEL" -c "$tmp/sentinel.toml" -- --file-prefix "$prefix"
-    (( run_rc == 0 )) || fail_run sentinel "exit status $run_rc after SIGINT"
+    scrape_url=''
+    (( run_rc == 0 )) || fail_run "$kind" "exit status $run_rc after SIGINT"
     note=$(grep -E -o '(hugepages off by config|hugepages unavailable|hugepages: (using|reserved)).*' \
-        "$tmp/sentinel.err" | head -n 1 || true)
+        "$tmp/$kind.err" | head -n 1 || true)
     if $hugepages; then
-        [[ $note == hugepages:* ]] || fail_run sentinel "expected hugepages, its log says: ${note:-nothing}"
+        [[ $note == hugepages:* ]] || fail_run "$kind" "expected hugepages, its log says: ${note:-nothing}"
     else
         [[ $note == *"--no-huge -m $mem_mib" ]] ||
-            fail_run sentinel "expected --no-huge -m $mem_mib, its log says: ${note:-nothing}"
+            fail_run "$kind" "expected --no-huge -m $mem_mib, its log says: ${note:-nothing}"
     fi
     sentinel_note=$note
     eve=$(grep '"event_type":"stats"' "$tmp/log/eve.json" 2>/dev/null | tail -n 1) ||
-        fail_run sentinel "no stats event in its eve.json"
-    sentinel_samples "$tmp/sentinel.out" > "$tmp/sentinel.r$round"
-    summarize < "$tmp/sentinel.r$round" > "$tmp/sentinel.r$round.json" ||
-        fail_run sentinel "no steady-state stats lines on stdout"
-    cat "$tmp/sentinel.r$round" >> "$tmp/sentinel.samples"
-    jq -c --argjson eve "$eve" --argjson round "$round" '{round: $round, mpps_median,
+        fail_run "$kind" "no stats event in its eve.json"
+    sentinel_samples "$tmp/$kind.out" > "$tmp/$kind.r$round"
+    summarize < "$tmp/$kind.r$round" > "$tmp/$kind.r$round.json" ||
+        fail_run "$kind" "no steady-state stats lines on stdout"
+    cat "$tmp/$kind.r$round" >> "$tmp/$kind.samples"
+    [[ $kind == sentinel_scraped ]] && scrape=$(cat "$scrape_result")
+    jq -c --argjson eve "$eve" --argjson round "$round" --argjson scrape "$scrape" '{round: $round, mpps_median,
         forwarded: $eve.stats.to_core.forwarded, dropped: $eve.stats.dropped,
-        rx_nombuf: $eve.stats.rx_nombuf, elapsed_s: $eve.stats.elapsed_seconds}' \
-        "$tmp/sentinel.r$round.json" >> "$tmp/sentinel.runs"
-    log "sentinel round $round: $(tail -n 1 "$tmp/sentinel.runs")"
+        rx_nombuf: $eve.stats.rx_nombuf, elapsed_s: $eve.stats.elapsed_seconds}
+        + (if $scrape then {scrape: $scrape} else {} end)' \
+        "$tmp/$kind.r$round.json" >> "$tmp/$kind.runs"
+    log "$kind round $round: $(tail -n 1 "$tmp/$kind.runs")"
 }
 
 # --- 3. testpmd ----------------------------------------------------------------------------
@@ -391,21 +494,28 @@ run_testpmd() { # run_testpmd ROUND
 
 : > "$tmp/sentinel.samples"
 : > "$tmp/testpmd.samples"
+: > "$tmp/sentinel_scraped.samples"
 : > "$tmp/sentinel.runs"
 : > "$tmp/testpmd.runs"
-ratios=()
+: > "$tmp/sentinel_scraped.runs"
+ratios=() scrape_ratios=()
 for ((round = 1; round <= ROUNDS; round++)); do
+    # The scraped run sits next to the unscraped one; the order alternates by round.
     if (( round % 2 )); then
         run_sentinel "$round"
+        run_sentinel "$round" scraped
         run_testpmd "$round"
     else
         run_testpmd "$round"
+        run_sentinel "$round" scraped
         run_sentinel "$round"
     fi
     ratios+=("$(jq -n --slurpfile s "$tmp/sentinel.r$round.json" --slurpfile t "$tmp/testpmd.r$round.json" \
         'if $t[0].mpps_median > 0 then $s[0].mpps_median / $t[0].mpps_median * 1000 | round / 1000 else null end')")
+    scrape_ratios+=("$(jq -n --slurpfile c "$tmp/sentinel_scraped.r$round.json" --slurpfile s "$tmp/sentinel.r$round.json" \
+        'if $s[0].mpps_median > 0 then $c[0].mpps_median / $s[0].mpps_median * 1000 | round / 1000 else null end')")
 done
-for program in sentinel testpmd; do
+for program in sentinel testpmd sentinel_scraped; do
     summarize < "$tmp/$program.samples" > "$tmp/$program.json"
     kept_samples_json < "$tmp/$program.samples" > "$tmp/$program.kept.json"
 done
@@ -417,6 +527,10 @@ jq -n -c \
     --slurpfile s_runs "$tmp/sentinel.runs" --slurpfile t_runs "$tmp/testpmd.runs" \
     --slurpfile s_kept "$tmp/sentinel.kept.json" --slurpfile t_kept "$tmp/testpmd.kept.json" \
     --argjson ratios "$(json_array "${ratios[@]}" | jq -c 'map(tonumber? // null)')" \
+    --slurpfile c "$tmp/sentinel_scraped.json" --slurpfile c_runs "$tmp/sentinel_scraped.runs" \
+    --slurpfile c_kept "$tmp/sentinel_scraped.kept.json" \
+    --argjson scrape_ratios "$(json_array "${scrape_ratios[@]}" | jq -c 'map(tonumber? // null)')" \
+    --argjson scrape_rate "$SCRAPE_RATE" --argjson scraper_cpu "${cpus[0]}" \
     --argjson burst "$BURST" --argjson workers "$WORKERS" --argjson hugepages "$hugepages" \
     --argjson duration "$DURATION_S" --argjson warmup "$WARMUP_S" --argjson rounds "$ROUNDS" \
     --argjson rxd "$RXD" --argjson txd "$TXD" --argjson mbufs "$MBUFS" --argjson cache "$MBUF_CACHE" \
@@ -442,6 +556,14 @@ jq -n -c \
     testpmd: ($t[0] + {runs: $t_runs, mpps_samples: $t_kept[0]}),
     ratio: (if $t[0].mpps_median > 0 then $s[0].mpps_median / $t[0].mpps_median * 1000 | round / 1000 else null end),
     ratio_per_round: $ratios,
+    sentinel_scraped: ($c[0] + {
+        scrapes_per_second: (([$c_runs[].scrape.scrapes] | add) / ([$c_runs[].scrape.elapsed_s] | add) * 100 | round / 100),
+        scrapes_per_second_target: $scrape_rate,
+        scrapes: ([$c_runs[].scrape.scrapes] | add), scrape_errors: ([$c_runs[].scrape.errors] | add),
+        scraper: "scrape.py (urllib, absolute schedule) pinned to CPU \($scraper_cpu), the main lcore; the worker polls another",
+        runs: $c_runs, mpps_samples: $c_kept[0]}),
+    scrape_ratio: (if $s[0].mpps_median > 0 then $c[0].mpps_median / $s[0].mpps_median * 1000 | round / 1000 else null end),
+    scrape_ratio_per_round: $scrape_ratios,
     tsc_hz: $tsc_hz, tsc_hz_source: $tsc_src,
     machine: {cpus: $cpus, loadavg_before: $load_before, loadavg_after: $load_after,
               note: "other load on these CPUs lowers both figures; compare the ratio"}

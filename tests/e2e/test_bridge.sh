@@ -93,6 +93,8 @@ fi
 
 # --- the sentinel --------------------------------------------------------------------
 mkdir -p "$tmp/log"
+# Its own metrics port, so the test runs beside the demo or another sentinel.
+metrics_port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$tmp/sentinel.toml" <<EOF
 [ports]
 vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
@@ -106,6 +108,9 @@ hugepages = "off"
 dir = "$tmp/log"
 level = "info"
 stats_interval = 1
+
+[metrics]
+listen = "127.0.0.1:${metrics_port}"
 EOF
 
 # The sentinel's live mode uses one fixed EAL --file-prefix, so a second instance (the demo,
