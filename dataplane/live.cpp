@@ -1,7 +1,6 @@
 // Live mode (see live.hpp).
 #include "dataplane/live.hpp"
 
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -21,7 +20,6 @@
 #include "dataplane/setup_error.hpp"
 #include "dataplane/signals.hpp"
 #include "dataplane/telemetry.hpp"
-#include "sentinel_build_config.h"
 #include "dataplane/worker.hpp"
 
 namespace sentinel::dataplane {
@@ -36,12 +34,6 @@ int worker_main(void* arg) {
   auto* a = static_cast<LaunchArgs*>(arg);
   a->worker->run(*a->stop);
   return 0;
-}
-
-Totals read_totals(const std::vector<std::unique_ptr<Worker>>& workers) {
-  std::vector<const WorkerCounters*> counters;
-  for (const auto& w : workers) counters.push_back(&w->counters());
-  return sum_counters(counters);
 }
 
 void print_stats_line(const Totals& now, const Totals& before, double seconds) {
@@ -76,35 +68,15 @@ RunStats run_live(const config::Config& config) {
 
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<const WorkerCounters*> counters;
   for (uint16_t queue = 0; queue < dp.workers; ++queue) {
-    WorkerSetup setup;
-    setup.vendor_port = vendor;
-    setup.core_port = core;
-    setup.queue = queue;
-    setup.burst = static_cast<uint16_t>(dp.burst_size);
-    setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
-    setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
-    workers.push_back(std::make_unique<Worker>(setup));
+    workers.push_back(std::make_unique<Worker>(worker_setup(config, vendor, core, queue)));
+    counters.push_back(&workers.back()->counters());
   }
 
   register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
-  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
-  MetricsSnapshot fixed;
-  fixed.version = SENTINEL_VERSION;
-  fixed.dpdk_version = dpdk_version();
-  fixed.hyperscan_version = hyperscan_version();
-  fixed.jit = bpf_jit_available();
-  const MetricsServer metrics(config.metrics.listen, [&workers, fixed, vendor, core, tsc_hz] {
-    MetricsSnapshot s = fixed;
-    s.ports = {read_port("vendor", vendor), read_port("core", core)};
-    s.totals = read_totals(workers);
-    for (const auto& w : workers) {
-      s.workers.push_back({static_cast<double>(w->counters().busy_cycles.get()) / tsc_hz,
-                           static_cast<double>(w->counters().idle_cycles.get()) / tsc_hz});
-    }
-    s.latency_sum_seconds = static_cast<double>(s.totals.latency_cycles) / tsc_hz;
-    read_process(s);
-    return s;
+  const MetricsServer metrics(config.metrics.listen, [facts = build_facts(), vendor, core, &counters] {
+    return take_snapshot(facts, vendor, core, counters);
   });
   spdlog::info("metrics: http://{}/metrics", config.metrics.listen);
 
@@ -144,7 +116,7 @@ RunStats run_live(const config::Config& config) {
     const auto now = std::chrono::steady_clock::now();
     if (config.log.stats_interval != 0 &&
         now - last_stats >= std::chrono::seconds(config.log.stats_interval)) {
-      const Totals totals = read_totals(workers);
+      const Totals totals = sum_counters(counters);
       print_stats_line(totals, before, std::chrono::duration<double>(now - last_stats).count());
       before = totals;
       last_stats = now;
@@ -157,7 +129,7 @@ RunStats run_live(const config::Config& config) {
   stats.mode = "live";
   stats.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  stats.totals = read_totals(workers);
+  stats.totals = sum_counters(counters);
   stats.frames_read = stats.totals.rx_total();
   rte_eth_stats port_stats{};
   for (uint16_t port : {vendor, core}) {

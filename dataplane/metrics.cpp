@@ -2,6 +2,7 @@
 #include "dataplane/metrics.hpp"
 
 #include <prometheus/exposer.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <unistd.h>
 
@@ -9,6 +10,9 @@
 #include <mutex>
 #include <stdexcept>
 #include <sstream>
+
+#include "dataplane/build_info.hpp"
+#include "sentinel_build_config.h"
 
 namespace sentinel::dataplane {
 namespace {
@@ -149,6 +153,8 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   return out;
 }
 
+namespace {
+
 PortSnapshot read_port(const std::string& side, uint16_t port) {
   PortSnapshot p;
   p.side = side;
@@ -190,6 +196,32 @@ void read_process(MetricsSnapshot& s) {
       s.process_start_time_seconds = std::stod(line.substr(6)) + field(22) / ticks;
     }
   }
+}
+
+}  // namespace
+
+MetricsSnapshot build_facts() {
+  MetricsSnapshot s;
+  s.version = SENTINEL_VERSION;
+  s.dpdk_version = dpdk_version();
+  s.hyperscan_version = hyperscan_version();
+  s.jit = bpf_jit_available();
+  return s;
+}
+
+MetricsSnapshot take_snapshot(const MetricsSnapshot& facts, uint16_t vendor_port, uint16_t core_port,
+                              std::span<const WorkerCounters* const> workers) {
+  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
+  MetricsSnapshot s = facts;
+  s.ports = {read_port("vendor", vendor_port), read_port("core", core_port)};
+  s.totals = sum_counters(workers);
+  for (const WorkerCounters* w : workers) {
+    s.workers.push_back({static_cast<double>(w->busy_cycles.get()) / tsc_hz,
+                         static_cast<double>(w->idle_cycles.get()) / tsc_hz});
+  }
+  s.latency_sum_seconds = static_cast<double>(s.totals.latency_cycles) / tsc_hz;
+  read_process(s);
+  return s;
 }
 
 class MetricsServer::Collector : public prometheus::Collectable {

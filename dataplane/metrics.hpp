@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,13 @@ struct MetricsSnapshot {
 // known values and compares the exposition text.
 [[nodiscard]] std::vector<prometheus::MetricFamily> metric_families(const MetricsSnapshot& s);
 
-// [control] Port statistics and link state of `port`, read through ethdev.
-[[nodiscard]] PortSnapshot read_port(const std::string& side, uint16_t port);
-// [control] Start time, CPU seconds and resident memory of this process, from /proc.
-void read_process(MetricsSnapshot& s);
+// [control] The facts that do not change while running: versions, JIT availability.
+[[nodiscard]] MetricsSnapshot build_facts();
+// [control] `facts` plus everything read now: both ports through ethdev, the workers'
+// counters (TSC cycles turned into seconds) and this process from /proc.
+[[nodiscard]] MetricsSnapshot take_snapshot(const MetricsSnapshot& facts, uint16_t vendor_port,
+                                            uint16_t core_port,
+                                            std::span<const WorkerCounters* const> workers);
 
 // The /metrics endpoint: a prometheus-cpp Exposer (civetweb) on the management address,
 // serving one Collectable that calls `take_snapshot` per scrape.

@@ -3,7 +3,6 @@
 
 #include <pcap/pcap.h>
 #include <rte_eth_ring.h>
-#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
@@ -270,26 +269,15 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
   spdlog::debug("{}", start_port("vendor", vendor.port, settings, pool));
   spdlog::debug("{}", start_port("core", core.port, settings, pool));
 
-  WorkerSetup setup;
-  setup.vendor_port = vendor.port;
-  setup.core_port = core.port;
-  setup.burst = static_cast<uint16_t>(config.dataplane.burst_size);
-  setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
-  setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
+  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0);
   setup.wire_len_field = wire_field;
   auto worker = std::make_unique<Worker>(setup);
   PcapWriter writer(options.out_pcap);
   std::optional<MetricsServer> metrics;
   if (!options.metrics_listen.empty()) {
-    const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
-    metrics.emplace(options.metrics_listen, [&worker, &vendor, &core, tsc_hz] {
-      MetricsSnapshot s;
-      s.ports = {read_port("vendor", vendor.port), read_port("core", core.port)};
+    metrics.emplace(options.metrics_listen, [facts = build_facts(), &worker, &vendor, &core] {
       const WorkerCounters* counters[] = {&worker->counters()};
-      s.totals = sum_counters(counters);
-      s.latency_sum_seconds = static_cast<double>(s.totals.latency_cycles) / tsc_hz;
-      read_process(s);
-      return s;
+      return take_snapshot(facts, vendor.port, core.port, counters);
     });
     spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
   }

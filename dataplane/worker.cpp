@@ -10,6 +10,18 @@
 
 namespace sentinel::dataplane {
 
+WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uint16_t core_port,
+                         uint16_t queue) noexcept {
+  WorkerSetup setup;
+  setup.vendor_port = vendor_port;
+  setup.core_port = core_port;
+  setup.queue = queue;
+  setup.burst = static_cast<uint16_t>(config.dataplane.burst_size);
+  setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
+  setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
+  return setup;
+}
+
 Worker::Worker(const WorkerSetup& setup) noexcept : setup_(setup) {
   const double cycles_per_us = static_cast<double>(rte_get_tsc_hz()) / 1e6;
   for (size_t b = 0; b < kLatencyBounds; ++b) {

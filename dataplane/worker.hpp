@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "config/config.hpp"
 #include "config/limits.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/packet.hpp"
@@ -40,6 +41,11 @@ struct WorkerSetup {
   // by replay, whose captures may be cut by a snaplen; live frames are whole.
   int wire_len_field = -1;
 };
+
+// [control] The setup of the worker polling `queue` of both ports, with the [failure]
+// policy for malformed frames of each side.
+[[nodiscard]] WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port,
+                                       uint16_t core_port, uint16_t queue) noexcept;
 
 class alignas(64) Worker {
  public:
