@@ -11,71 +11,29 @@
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <initializer_list>
-#include <memory>
 #include <sstream>
 #include <type_traits>
+
+#include "config/toml_read.hpp"
 
 namespace sentinel::config {
 
 namespace {
+
+using detail::cidr;
+using detail::expect_type;
+using detail::fail;
+using detail::integer_in;
+using detail::nonempty_string;
+using detail::one_of;
+using detail::reject_unknown_keys;
 
 // Spellings of the enums, indexed by their values.
 constexpr std::array<std::string_view, 3> kHugepagesNames{"auto", "on", "off"};
 constexpr std::array<std::string_view, 2> kFailActionNames{"pass", "drop"};
 constexpr std::array<std::string_view, 7> kLogLevels{"trace", "debug",    "info", "warning",
                                                      "error", "critical", "off"};
-
-[[noreturn]] void fail(const toml::source_region& where, const std::string& message) {
-  throw LoadError({where.path ? *where.path : std::string(), where.begin.line, where.begin.column},
-                  message);
-}
-
-std::string_view type_name(toml::node_type type) {
-  switch (type) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-// Throws "<path>: expected an integer, got string" unless `node` has type `wanted`.
-void expect_type(const toml::node& node, toml::node_type wanted, const std::string& path) {
-  if (node.type() == wanted) return;
-  const std::string_view name = type_name(wanted);
-  const bool vowel = std::string_view("aeiou").find(name.front()) != std::string_view::npos;
-  fail(node.source(), path + ": expected " + (vowel ? "an " : "a ") + std::string(name) + ", got " +
-                          std::string(type_name(node.type())));
-}
-
-// Rejects the first key, in file order, of `table` that `known` does not list. `section`
-// is empty for the root table, whose keys are the schema's tables.
-void reject_unknown_keys(const toml::table& table, std::initializer_list<std::string_view> known,
-                         std::string_view section) {
-  const toml::key* first = nullptr;
-  for (auto&& [key, node] : table) {
-    if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;
-    if (first == nullptr || key.source().begin < first->source().begin) first = &key;
-  }
-  if (first == nullptr) return;
-  const std::string name(first->str());
-  if (!section.empty()) {
-    fail(first->source(), "unknown key '" + name + "' in [" + std::string(section) + "]");
-  }
-  fail(first->source(), table.get(name)->is_table() ? "unknown table [" + name + "]"
-                                                    : "unknown key '" + name + "' at top level");
-}
 
 // One table of the schema, possibly absent; its readers leave a value alone when its key
 // is absent and otherwise either store it or throw.
@@ -88,7 +46,7 @@ class Section {
     if (node == nullptr) return;
     expect_type(*node, toml::node_type::table, name_);
     table_ = node->as_table();
-    reject_unknown_keys(*table_, keys, name_);
+    reject_unknown_keys(*table_, keys, "[" + name_ + "]");
   }
 
   const toml::node* get(std::string_view key) const {
@@ -100,10 +58,7 @@ class Section {
   void read(std::string_view key, std::string& out) const {
     const toml::node* node = get(key);
     if (node == nullptr) return;
-    expect_type(*node, toml::node_type::string, path(key));
-    const std::string& value = node->as_string()->get();
-    if (value.empty()) fail(node->source(), path(key) + ": must not be empty");
-    out = value;
+    out = nonempty_string(*node, path(key));
   }
 
   // An integer in lo..hi, and a power of two when asked.
@@ -111,15 +66,9 @@ class Section {
             bool power_of_two = false) const {
     const toml::node* node = get(key);
     if (node == nullptr) return;
-    expect_type(*node, toml::node_type::integer, path(key));
-    const int64_t value = node->as_integer()->get();
-    if (value < lo || value > hi) {
-      fail(node->source(), path(key) + ": " + std::to_string(value) + " is out of range " +
-                               std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    out = static_cast<uint32_t>(value);
+    out = static_cast<uint32_t>(integer_in(*node, path(key), lo, hi));
     if (power_of_two && !std::has_single_bit(out)) {
-      fail(node->source(), path(key) + ": " + std::to_string(value) + " is not a power of two");
+      fail(node->source(), path(key) + ": " + std::to_string(out) + " is not a power of two");
     }
   }
 
@@ -128,20 +77,11 @@ class Section {
   void read(std::string_view key, const std::array<std::string_view, N>& names, T& out) const {
     const toml::node* node = get(key);
     if (node == nullptr) return;
-    expect_type(*node, toml::node_type::string, path(key));
-    const std::string& value = node->as_string()->get();
-    const auto it = std::find(names.begin(), names.end(), value);
-    if (it == names.end()) {
-      std::string allowed;
-      for (std::string_view name : names) {
-        allowed += (allowed.empty() ? "" : ", ") + std::string(name);
-      }
-      fail(node->source(), path(key) + ": '" + value + "' is not one of " + allowed);
-    }
+    const size_t index = one_of(*node, path(key), names);
     if constexpr (std::is_enum_v<T>) {
-      out = static_cast<T>(it - names.begin());
+      out = static_cast<T>(index);
     } else {
-      out = value;
+      out = std::string(names[index]);
     }
   }
 
@@ -155,10 +95,7 @@ class Section {
     for (size_t i = 0; i < array.size(); ++i) {
       const std::string element = path(key) + "[" + std::to_string(i) + "]";
       expect_type(array[i], toml::node_type::string, element);
-      std::string why;
-      const std::optional<Cidr> cidr = parse_cidr(array[i].as_string()->get(), why);
-      if (!cidr) fail(array[i].source(), element + ": " + why);
-      out.push_back(*cidr);
+      out.push_back(cidr(array[i], array[i].as_string()->get(), element));
     }
   }
 
@@ -237,33 +174,14 @@ void read_metrics(const toml::table& root, MetricsConfig& metrics, bool& given) 
   }
 }
 
-struct FileCloser {
-  void operator()(std::FILE* file) const noexcept { std::fclose(file); }
-};
-
 }  // namespace
 
 Config load_config_file(const std::string& path) {
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) throw LoadError({path, 0, 0}, std::string("cannot open: ") + std::strerror(errno));
-  std::string text;
-  char buffer[4096];
-  while (const size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) text.append(buffer, n);
-  // A directory opens but does not read.
-  if (std::ferror(file.get())) {
-    throw LoadError({path, 0, 0}, std::string("cannot read: ") + std::strerror(errno));
-  }
-  return load_config_text(text, path);
+  return load_config_text(detail::read_file(path), path);
 }
 
 Config load_config_text(std::string_view text, const std::string& name) {
-  toml::table root;
-  try {
-    root = toml::parse(text, std::string_view(name));
-  } catch (const toml::parse_error& e) {
-    throw LoadError({name, e.source().begin.line, e.source().begin.column},
-                    std::string(e.description()));
-  }
+  const toml::table root = detail::parse(text, name);
   reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics"}, "");
   Config config;
   config.source = name;
