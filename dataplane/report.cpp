@@ -9,23 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "dataplane/eve.hpp"
+
 namespace sentinel::dataplane {
-namespace {
-
-// ISO 8601 with microseconds and the UTC offset, as Suricata writes EVE timestamps.
-std::string eve_timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(us.count() / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%06lld+0000", static_cast<long long>(us.count() % 1000000));
-  return buf;
-}
-
-}  // namespace
 
 void print_summary(std::FILE* out, const RunStats& s) {
   const Totals& t = s.totals;
@@ -91,7 +77,8 @@ void write_eve_stats(const std::string& log_dir, const RunStats& s) {
   stats["drops"] = std::move(drops);
   stats["malformed_passed"] = std::move(passed);
   const nlohmann::ordered_json event = {
-      {"timestamp", eve_timestamp()}, {"event_type", "stats"}, {"stats", std::move(stats)}};
+      {"timestamp", eve_timestamp(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count()))}, {"event_type", "stats"}, {"stats", std::move(stats)}};
 
   std::error_code ec;
   std::filesystem::create_directories(log_dir, ec);
