@@ -211,11 +211,16 @@ wait_value() {
 }
 # settled EXPR AFTER TIMEOUT_S: prints the value once two successive scrapes, both begun
 # after the epoch time AFTER, agree (nothing still in flight); fails after TIMEOUT_S.
+# An instant query's own timestamp is the evaluation time, not the scrape's: timestamp()
+# gives the sample's scrape time, read before and after the value so both belong to the
+# same scrape.
 settled() {
-    local expr=$1 after=$2 deadline=$((SECONDS + $3)) ts v last_ts='' last_v=''
+    local expr=$1 after=$2 deadline=$((SECONDS + $3)) ts ts_again v last_ts='' last_v=''
     while (( SECONDS < deadline )); do
-        read -r ts v < <(prom_query "$expr") || true
-        if [[ -n ${ts-} ]] && awk -v t="$ts" -v a="$after" 'BEGIN { exit !(t > a) }'; then
+        ts=$(prom_value "timestamp($expr)")
+        v=$(prom_value "$expr")
+        ts_again=$(prom_value "timestamp($expr)")
+        if [[ -n ${ts-} && $ts == "$ts_again" ]] && awk -v t="$ts" -v a="$after" 'BEGIN { exit !(t > a) }'; then
             if [[ -n $last_ts && $ts != "$last_ts" ]]; then
                 [[ $v == "$last_v" ]] && { echo "$v"; return 0; }
             fi
