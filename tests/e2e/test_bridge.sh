@@ -15,13 +15,14 @@ readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1
 readonly PYTHON=/usr/bin/python3
 
 echo "1..$PLAN"
-bail() { echo "Bail out! $*"; exit 1; }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/e2e/tap_lib.sh
+source "$HERE/tap_lib.sh"
 
 [[ $# -eq 1 ]] || bail "usage: $0 SENTINEL_BINARY"
 [[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces, raw sockets)"
 [[ -x $1 ]] || bail "sentinel binary '$1' not found or not executable"
 SENTINEL=$(realpath "$1")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOPOLOGY=$HERE/../../board/demo/topology.sh
 [[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
 for tool in ip ethtool ping curl sha256sum "$PYTHON"; do
@@ -34,28 +35,9 @@ prefix=e2e$(printf '%03x' $(($$ % 4096)))
 vendor_ns=${prefix}vendor core_ns=${prefix}core
 vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
 
-n=0 failures=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...: one assertion from a command's status
-    local what=$1; shift
-    if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-diag() { sed 's/^/# /'; }   # TAP comment lines
 
 tmp=$(mktemp -d /tmp/sentinel-e2e.XXXXXX)
 sentinel_pid='' http_pid='' curl_pid=''
-
-stop_pid() { # TERM, up to $2 seconds' grace, then KILL; only processes this test started
-    local pid=$1 grace=${2:-5} i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -113,27 +95,7 @@ stats_interval = 1
 listen = "127.0.0.1:${metrics_port}"
 EOF
 
-# The sentinel's live mode uses one fixed EAL --file-prefix, so a second instance (the demo,
-# or this test on another build) could not start beside it. A run-specific prefix, passed
-# through to the EAL after '--' (where a later option wins), keeps runs independent.
-"$SENTINEL" -c "$tmp/sentinel.toml" -- --file-prefix "sentinel-$prefix" \
-    >"$tmp/sentinel.stdout" 2>"$tmp/sentinel.stderr" </dev/null &
-sentinel_pid=$!
-
-forwarding=0
-deadline=$((SECONDS + FORWARDING_TIMEOUT_S))
-while (( SECONDS < deadline )); do
-    if grep -q forwarding "$tmp/sentinel.stdout" "$tmp/sentinel.stderr"; then forwarding=1; break; fi
-    kill -0 "$sentinel_pid" 2>/dev/null || break   # died during start-up
-    sleep 0.2
-done
-if (( forwarding )); then
-    ok "sentinel logs 'forwarding'"
-elif kill -0 "$sentinel_pid" 2>/dev/null; then
-    not_ok "sentinel logs 'forwarding' (nothing within ${FORWARDING_TIMEOUT_S} s)"
-else
-    not_ok "sentinel logs 'forwarding' (it exited during start-up)"
-fi
+start_sentinel
 
 # --- traffic through it ----------------------------------------------------------------
 # -w: wait up to 5 s for all 3 replies, so a slow first ARP/ND exchange is not a failure.
@@ -195,25 +157,7 @@ else
 fi
 
 # --- stop it ---------------------------------------------------------------------------
-kill -TERM "$sentinel_pid" 2>/dev/null || true
-for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
-    kill -0 "$sentinel_pid" 2>/dev/null || break
-    sleep 0.1
-done
-killed=0
-if kill -0 "$sentinel_pid" 2>/dev/null; then
-    kill -KILL "$sentinel_pid" 2>/dev/null || true
-    killed=1
-fi
-rc=0; wait "$sentinel_pid" || rc=$?
-sentinel_pid=''
-if (( killed )); then
-    not_ok "sentinel exits 0 on SIGTERM (still running after ${STOP_TIMEOUT_S} s; killed)"
-elif (( rc == 0 )); then
-    ok "sentinel exits 0 on SIGTERM"
-else
-    not_ok "sentinel exits 0 on SIGTERM (exit status $rc)"
-fi
+stop_sentinel
 
 if grep -qi summary "$tmp/sentinel.stdout"; then
     ok "final summary on stdout"

@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared by the e2e tests (sourced, not run): TAP output helpers and the sentinel's
+# start, wait-for-forwarding and stop-with-status steps. Callers set SENTINEL, tmp,
+# prefix, FORWARDING_TIMEOUT_S and STOP_TIMEOUT_S, and print their own plan line.
+
+n=0 failures=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failures=$((failures + 1)); echo "not ok $n - $*"; }
+check() { # check DESCRIPTION COMMAND...: one assertion from a command's status
+    local what=$1; shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+diag() { sed 's/^/# /'; }   # TAP comment lines
+bail() { echo "Bail out! $*"; exit 1; }
+
+stop_pid() { # TERM, up to $2 seconds' grace, then KILL; only processes the test started
+    local pid=$1 grace=${2:-5} i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Starts the sentinel on $tmp/sentinel.toml (sets sentinel_pid) and asserts that it logs
+# 'forwarding'; sets forwarding=1 when it did. The live mode's EAL --file-prefix is fixed,
+# so a run-specific one is passed after '--' (a later option wins): runs stay independent.
+start_sentinel() {
+    "$SENTINEL" -c "$tmp/sentinel.toml" -- --file-prefix "sentinel-$prefix" \
+        >"$tmp/sentinel.stdout" 2>"$tmp/sentinel.stderr" </dev/null &
+    sentinel_pid=$!
+    forwarding=0
+    local deadline=$((SECONDS + FORWARDING_TIMEOUT_S))
+    while (( SECONDS < deadline )); do
+        if grep -q forwarding "$tmp/sentinel.stdout" "$tmp/sentinel.stderr"; then forwarding=1; break; fi
+        kill -0 "$sentinel_pid" 2>/dev/null || break   # died during start-up
+        sleep 0.2
+    done
+    if (( forwarding )); then
+        ok "sentinel logs 'forwarding'"
+    elif kill -0 "$sentinel_pid" 2>/dev/null; then
+        not_ok "sentinel logs 'forwarding' (nothing within ${FORWARDING_TIMEOUT_S} s)"
+    else
+        not_ok "sentinel logs 'forwarding' (it exited during start-up)"
+    fi
+}
+
+# SIGTERM to the sentinel; asserts it exits 0 within STOP_TIMEOUT_S (else it is killed).
+stop_sentinel() {
+    local i killed=0 rc=0
+    kill -TERM "$sentinel_pid" 2>/dev/null || true
+    for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
+        kill -0 "$sentinel_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$sentinel_pid" 2>/dev/null; then
+        kill -KILL "$sentinel_pid" 2>/dev/null || true
+        killed=1
+    fi
+    wait "$sentinel_pid" || rc=$?
+    sentinel_pid=''
+    if (( killed )); then
+        not_ok "sentinel exits 0 on SIGTERM (still running after ${STOP_TIMEOUT_S} s; killed)"
+    elif (( rc == 0 )); then
+        ok "sentinel exits 0 on SIGTERM"
+    else
+        not_ok "sentinel exits 0 on SIGTERM (exit status $rc)"
+    fi
+}
