@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # callers set SENTINEL, tmp, prefix and the timeouts
 # Shared by the e2e tests (sourced, not run): TAP output helpers and the sentinel's
 # start, wait-for-forwarding and stop-with-status steps. Callers set SENTINEL, tmp,
 # prefix, FORWARDING_TIMEOUT_S and STOP_TIMEOUT_S, and print their own plan line.
