@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <initializer_list>
 #include <sstream>
 #include <type_traits>
@@ -59,6 +60,21 @@ class Section {
     const toml::node* node = get(key);
     if (node == nullptr) return;
     out = nonempty_string(*node, path(key));
+  }
+
+  // A string, possibly empty ("" switches the feature off or picks the built-in).
+  void read_maybe_empty(std::string_view key, std::string& out) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::string, path(key));
+    out = node->as_string()->get();
+  }
+
+  void read(std::string_view key, bool& out) const {
+    const toml::node* node = get(key);
+    if (node == nullptr) return;
+    expect_type(*node, toml::node_type::boolean, path(key));
+    out = node->as_boolean()->get();
   }
 
   // An integer in lo..hi, and a power of two when asked.
@@ -142,9 +158,34 @@ void read_network(const toml::table& root, NetworkConfig& network) {
 }
 
 void read_failure(const toml::table& root, FailureConfig& failure) {
-  const Section section(root, "failure", {"malformed_vendor", "malformed_core"});
+  const Section section(root, "failure", {"malformed_vendor", "malformed_core", "bad_checksum",
+                                          "reassembly_overflow"});
   section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
   section.read("malformed_core", kFailActionNames, failure.malformed_core);
+  section.read("bad_checksum", kFailActionNames, failure.bad_checksum);
+  section.read("reassembly_overflow", kFailActionNames, failure.reassembly_overflow);
+}
+
+void read_rules(const toml::table& root, RulesConfig& rules) {
+  const Section section(root, "rules", {"dir", "cache_dir", "classification"});
+  section.read("dir", rules.dir);
+  section.read_maybe_empty("cache_dir", rules.cache_dir);
+  section.read_maybe_empty("classification", rules.classification);
+}
+
+void read_flows(const toml::table& root, FlowsConfig& flows) {
+  const Section section(root, "flows",
+                        {"capacity", "inspect_depth", "reassembly_buffer", "stream_state_max",
+                         "timeout_embryonic", "timeout_established", "timeout_closed",
+                         "verify_checksums"});
+  section.read("capacity", kMinFlows, kMaxFlows, flows.capacity);
+  section.read("inspect_depth", 0, UINT32_MAX, flows.inspect_depth);
+  section.read("reassembly_buffer", 0, kMaxReassemblyBuffer, flows.reassembly_buffer);
+  section.read("stream_state_max", 256, kMaxStreamState, flows.stream_state_max);
+  section.read("timeout_embryonic", 1, 86400, flows.timeout_embryonic);
+  section.read("timeout_established", 1, 86400 * 7, flows.timeout_established);
+  section.read("timeout_closed", 1, 86400, flows.timeout_closed);
+  section.read("verify_checksums", flows.verify_checksums);
 }
 
 // "IPv4:port" or "[IPv6]:port" with a numeric address: the endpoint binds one address.
@@ -182,7 +223,8 @@ Config load_config_file(const std::string& path) {
 
 Config load_config_text(std::string_view text, const std::string& name) {
   const toml::table root = detail::parse(text, name);
-  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics"}, "");
+  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics", "rules", "flows"},
+                      "");
   Config config;
   config.source = name;
   read_ports(root, config.ports);
@@ -191,11 +233,14 @@ Config load_config_text(std::string_view text, const std::string& name) {
   read_network(root, config.network);
   read_failure(root, config.failure);
   read_metrics(root, config.metrics, config.metrics_given);
+  read_rules(root, config.rules);
+  read_flows(root, config.flows);
   return config;
 }
 
 std::string dump_config(const Config& config) {
   const DataplaneConfig& dp = config.dataplane;
+  const FlowsConfig& fl = config.flows;
   toml::array vendor_nets;
   for (const Cidr& cidr : config.network.vendor_nets) vendor_nets.push_back(cidr.to_string());
   const std::pair<const char*, toml::table> sections[] = {
@@ -212,8 +257,21 @@ std::string dump_config(const Config& config) {
                           {"stats_interval", int64_t{config.log.stats_interval}}}},
       {"network", toml::table{{"vendor_nets", std::move(vendor_nets)}}},
       {"failure", toml::table{{"malformed_vendor", to_string(config.failure.malformed_vendor)},
-                              {"malformed_core", to_string(config.failure.malformed_core)}}},
+                              {"malformed_core", to_string(config.failure.malformed_core)},
+                              {"bad_checksum", to_string(config.failure.bad_checksum)},
+                              {"reassembly_overflow", to_string(config.failure.reassembly_overflow)}}},
       {"metrics", toml::table{{"listen", config.metrics.listen}}},
+      {"rules", toml::table{{"dir", config.rules.dir},
+                            {"cache_dir", config.rules.cache_dir},
+                            {"classification", config.rules.classification}}},
+      {"flows", toml::table{{"capacity", int64_t{fl.capacity}},
+                            {"inspect_depth", int64_t{fl.inspect_depth}},
+                            {"reassembly_buffer", int64_t{fl.reassembly_buffer}},
+                            {"stream_state_max", int64_t{fl.stream_state_max}},
+                            {"timeout_embryonic", int64_t{fl.timeout_embryonic}},
+                            {"timeout_established", int64_t{fl.timeout_established}},
+                            {"timeout_closed", int64_t{fl.timeout_closed}},
+                            {"verify_checksums", fl.verify_checksums}}},
   };
   // A toml::table orders its keys by name; formatting one table at a time keeps the
   // schema's order of tables, which is the order sentinel.toml documents them in.

@@ -54,9 +54,30 @@ struct MetricsConfig {
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
 };
 
+struct RulesConfig {
+  std::string dir = "/etc/sentinel/rules.d";    // *.toml rule files, loaded in name order
+  std::string cache_dir = "/var/cache/sentinel";  // compiled Hyperscan databases; "" = none
+  std::string classification;                     // classtype table; "" = the built-in one
+  friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
+};
+
+struct FlowsConfig {
+  uint32_t capacity = 65536;             // flows per worker
+  uint32_t inspect_depth = 1048576;      // stream bytes scanned per flow direction; 0 = all
+  uint32_t reassembly_buffer = 4096;     // out-of-order bytes held per flow direction
+  uint32_t stream_state_max = 2048;      // Hyperscan stream state bytes per flow direction
+  uint32_t timeout_embryonic = 30;       // seconds idle, per flow state
+  uint32_t timeout_established = 600;
+  uint32_t timeout_closed = 10;
+  bool verify_checksums = true;          // IPv4 header and TCP checksums before streaming
+  friend bool operator==(const FlowsConfig&, const FlowsConfig&) = default;
+};
+
 struct FailureConfig {
   FailAction malformed_vendor = FailAction::kDrop;  // malformed frame from the vendor side
   FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
+  FailAction bad_checksum = FailAction::kPass;      // TCP segment with a bad IP/TCP checksum
+  FailAction reassembly_overflow = FailAction::kPass;  // out-of-order buffer overflowed
   friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
 };
 
@@ -68,12 +89,15 @@ struct Config {
   NetworkConfig network;
   FailureConfig failure;
   MetricsConfig metrics;
+  RulesConfig rules;
+  FlowsConfig flows;
   // Whether the file had a [metrics] table: live mode always serves metrics, replay only
   // when asked. Not a setting of its own, so not compared or dumped.
   bool metrics_given = false;
   friend bool operator==(const Config& a, const Config& b) {
     return a.ports == b.ports && a.dataplane == b.dataplane && a.log == b.log &&
-           a.network == b.network && a.failure == b.failure && a.metrics == b.metrics;
+           a.network == b.network && a.failure == b.failure && a.metrics == b.metrics && a.rules == b.rules &&
+           a.flows == b.flows;
   }
 };
 

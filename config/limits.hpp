@@ -8,5 +8,11 @@ namespace sentinel::config {
 
 inline constexpr uint32_t kMaxWorkers = 64;  // worker lcores
 inline constexpr uint32_t kMaxBurst = 256;   // frames per rx/tx burst
+inline constexpr uint32_t kMinFlows = 1024;          // flow-table entries per worker
+inline constexpr uint32_t kMaxFlows = 1u << 24;
+inline constexpr uint32_t kMaxReassemblyBuffer = 1u << 20;  // out-of-order bytes per direction
+inline constexpr uint32_t kMaxStreamState = 1u << 16;       // Hyperscan stream state per direction
+inline constexpr uint32_t kMaxAlertsPerPacket = 8;   // more in one packet: counted as dropped
+inline constexpr uint32_t kAlertRingSize = 16384;    // alert records per worker ring (2^n)
 
 }  // namespace sentinel::config

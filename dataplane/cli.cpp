@@ -8,7 +8,8 @@ namespace sentinel::dataplane {
 const char* usage_text() noexcept {
   return R"(usage:
   sentinel -c FILE                 run the inline bridge until SIGINT/SIGTERM
-  sentinel -c FILE -T              check the configuration, print what was loaded, exit
+  sentinel -c FILE -T              check the configuration and compile the rules, print
+                                   what was loaded, exit
   sentinel [-c FILE] -r PCAP [-w OUT.pcap] [-l DIR] [--vendor-net CIDR]...
                                    replay a capture offline through the dataplane
 options:
@@ -17,6 +18,8 @@ options:
   -r, --read PCAP        replay this capture (pcap or pcapng) instead of running live
   -w, --write OUT.pcap   replay: write the forwarded frames (nanosecond pcap, Ethernet)
   -l, --log-dir DIR      log directory (eve.json); overrides [log] dir
+  -S FILE                load only this rule file instead of [rules] dir; repeatable
+  -s FILE                load this rule file as well; repeatable
       --vendor-net CIDR  replay: a vendor-side network; repeat for more; replaces
                          [network] vendor_nets
   -V, --version          print the version
@@ -24,8 +27,8 @@ options:
       --dump-config      print the effective configuration as TOML
   -h, --help             this text
   -- EAL-ARGS...         extra DPDK EAL arguments, appended last (for debugging)
-signals (live): SIGINT/SIGTERM stop cleanly; SIGHUP reload, SIGUSR1 reopen logs and
-SIGUSR2 write the learned policy are reserved.
+signals (live): SIGINT/SIGTERM stop cleanly; SIGUSR1 reopens eve.json (after log
+rotation); SIGHUP reload and SIGUSR2 write the learned policy are reserved.
 exit status: 0 success, 1 error, 2 replay stopped by a capture read error.
 )";
 }
@@ -49,13 +52,15 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
   opterr = 0;
   optind = 1;
   int c = 0;
-  while ((c = getopt_long(argc, argv, "+:c:Tr:w:l:Vh", kLong, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:c:Tr:w:l:S:s:Vh", kLong, nullptr)) != -1) {
     switch (c) {
       case 'c': o.config_path = optarg; break;
       case 'T': o.test_config = true; break;
       case 'r': o.read_pcap = optarg; break;
       case 'w': o.write_pcap = optarg; break;
       case 'l': o.log_dir = optarg; break;
+      case 'S': o.rules_only.emplace_back(optarg); break;
+      case 's': o.rules_extra.emplace_back(optarg); break;
       case kVendorNet: o.vendor_nets.emplace_back(optarg); break;
       case 'V': o.version = true; break;
       case kBuildInfo: o.build_info = true; break;

@@ -14,6 +14,8 @@ struct CliOptions {
   std::string write_pcap;                // -w
   std::string log_dir;                   // -l
   std::vector<std::string> vendor_nets;  // --vendor-net, repeatable
+  std::vector<std::string> rules_only;   // -S, repeatable: only these rule files
+  std::vector<std::string> rules_extra;  // -s, repeatable: these rule files as well
   bool version = false;                  // -V, --version
   bool build_info = false;               // --build-info
   bool dump_config = false;              // --dump-config

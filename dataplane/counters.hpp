@@ -40,6 +40,35 @@ struct DirectionCounters {
 inline constexpr std::array<double, 10> kLatencyBoundsUs = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
 inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
 
+// Alerts by where they come from and by the action of what raised them (pass never alerts).
+enum class AlertSource : uint8_t { kSignature = 0, kAnomaly = 1 };
+inline constexpr size_t kAlertSourceCount = 2;
+inline constexpr std::array<const char*, kAlertSourceCount> kAlertSourceNames = {"signature", "anomaly"};
+inline constexpr size_t kAlertActionCount = 3;  // rules::Action kAlert, kDrop, kReject
+inline constexpr std::array<const char*, kAlertActionCount> kAlertActionNames = {"alert", "drop", "reject"};
+
+// Flow-table events (one writer: the worker that owns the table).
+struct FlowTableCounters {
+  Counter created;                     // flows inserted
+  Counter expired;                     // removed on timeout by a lookup or by expire()
+  Counter evicted_timeout;             // table full: an expired flow made room
+  Counter evicted_embryonic_pressure;  // table full: the oldest embryonic flow made room
+  Counter table_full;                  // table full and nothing evictable: flow refused
+  Counter removed;                     // removed by remove()
+};
+
+struct InspectCounters {
+  std::array<std::array<Counter, kAlertActionCount>, kAlertSourceCount> alerts;  // generated
+  Counter alerts_dropped;        // generated but not queued (ring full, too many per packet)
+  Counter stream_bytes;          // TCP stream bytes handed to Hyperscan
+  Counter depth_reached;         // flow directions that reached [flows] inspect_depth
+  Counter reassembly_overflows;  // flow directions whose out-of-order buffer overflowed
+  Counter segments_uninspected;  // TCP segments cut by the capture: never fed to a stream
+  Counter scan_errors;           // Hyperscan calls that failed (the flow stops being scanned)
+  Counter reject_sent;           // RST / ICMP frames sent for reject verdicts
+  Counter reject_failed;         // ... that could not be built (no mbuf) or sent (tx full)
+};
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
@@ -50,6 +79,43 @@ struct alignas(64) WorkerCounters {
   std::array<Counter, kLatencyBuckets> latency_buckets;
   Counter latency_cycles;
   Counter latency_samples;
+  FlowTableCounters flows;
+  Counter flow_capacity;  // the worker's flow-table size, added once at start
+  InspectCounters inspect;
+};
+
+struct FlowTotals {
+  uint64_t created = 0;
+  uint64_t expired = 0;
+  uint64_t evicted_timeout = 0;
+  uint64_t evicted_embryonic_pressure = 0;
+  uint64_t table_full = 0;
+  uint64_t removed = 0;
+  uint64_t capacity = 0;
+
+  [[nodiscard]] uint64_t active() const noexcept {
+    return created - expired - evicted_timeout - evicted_embryonic_pressure - removed;
+  }
+};
+
+struct InspectTotals {
+  std::array<std::array<uint64_t, kAlertActionCount>, kAlertSourceCount> alerts{};
+  uint64_t alerts_dropped = 0;
+  uint64_t stream_bytes = 0;
+  uint64_t depth_reached = 0;
+  uint64_t reassembly_overflows = 0;
+  uint64_t segments_uninspected = 0;
+  uint64_t scan_errors = 0;
+  uint64_t reject_sent = 0;
+  uint64_t reject_failed = 0;
+
+  [[nodiscard]] uint64_t alerts_total() const noexcept {
+    uint64_t n = 0;
+    for (const auto& by_action : alerts) {
+      for (uint64_t v : by_action) n += v;
+    }
+    return n;
+  }
 };
 
 // A sum over workers, taken by the control plane.
@@ -64,6 +130,8 @@ struct Totals {
   std::array<uint64_t, kLatencyBuckets> latency_buckets{};
   uint64_t latency_cycles = 0;
   uint64_t latency_samples = 0;
+  FlowTotals flows;
+  InspectTotals inspect;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -88,6 +156,26 @@ struct Totals {
     for (size_t b = 0; b < kLatencyBuckets; ++b) t.latency_buckets[b] += w->latency_buckets[b].get();
     t.latency_cycles += w->latency_cycles.get();
     t.latency_samples += w->latency_samples.get();
+    const FlowTableCounters& f = w->flows;
+    t.flows.created += f.created.get();
+    t.flows.expired += f.expired.get();
+    t.flows.evicted_timeout += f.evicted_timeout.get();
+    t.flows.evicted_embryonic_pressure += f.evicted_embryonic_pressure.get();
+    t.flows.table_full += f.table_full.get();
+    t.flows.removed += f.removed.get();
+    t.flows.capacity += w->flow_capacity.get();
+    const InspectCounters& c = w->inspect;
+    for (size_t s = 0; s < kAlertSourceCount; ++s) {
+      for (size_t a = 0; a < kAlertActionCount; ++a) t.inspect.alerts[s][a] += c.alerts[s][a].get();
+    }
+    t.inspect.alerts_dropped += c.alerts_dropped.get();
+    t.inspect.stream_bytes += c.stream_bytes.get();
+    t.inspect.depth_reached += c.depth_reached.get();
+    t.inspect.reassembly_overflows += c.reassembly_overflows.get();
+    t.inspect.segments_uninspected += c.segments_uninspected.get();
+    t.inspect.scan_errors += c.scan_errors.get();
+    t.inspect.reject_sent += c.reject_sent.get();
+    t.inspect.reject_failed += c.reject_failed.get();
   }
   return t;
 }

@@ -38,7 +38,11 @@ namespace sentinel::dataplane {
   X(kUdpBadLength, "udp_bad_length", kMalformed)            /* length < 8 or past the IP payload */\
   X(kIcmpTruncated, "icmp_truncated", kMalformed)                                                  \
   X(kIcmpv6Truncated, "icmpv6_truncated", kMalformed)                                              \
-  X(kTxFull, "tx_full", kDataplane)                         /* the output queue had no room */
+  X(kTxFull, "tx_full", kDataplane)                         /* the output queue had no room */  \
+  X(kSignature, "signature", kDataplane)                    /* a drop/reject rule matched */   \
+  X(kFlowBlocked, "flow_blocked", kDataplane)               /* its flow was dropped earlier */ \
+  X(kBadChecksum, "bad_checksum", kDataplane)               /* TCP segment: IPv4/TCP checksum */\
+  X(kReassemblyOverflow, "reassembly_overflow", kDataplane) /* out-of-order buffer full */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 
@@ -68,10 +72,17 @@ inline constexpr std::array<DropKind, kDropReasonCount> kDropReasonKinds = {
 #undef SENTINEL_X
 };
 
+// Reasons a [failure] key may pass instead of drop (fail open): counted as passed then.
+[[nodiscard]] constexpr bool can_fail_open(DropReason r) noexcept;
+
 // Reasons the parser reports.
 [[nodiscard]] constexpr bool is_malformed(DropReason r) noexcept {
   const auto i = static_cast<size_t>(r);
   return i < kDropReasonCount && kDropReasonKinds[i] == DropKind::kMalformed;
+}
+
+constexpr bool can_fail_open(DropReason r) noexcept {
+  return is_malformed(r) || r == DropReason::kBadChecksum;
 }
 
 }  // namespace sentinel::dataplane

@@ -108,9 +108,11 @@ bool reserve_hugepages(unsigned mib, std::string& note) {
 
 }  // namespace
 
-unsigned memory_mib_for(unsigned mbufs) noexcept {
+unsigned memory_mib_for(unsigned mbufs, uint64_t flows) noexcept {
   const unsigned long per_mbuf = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + 64;
-  return static_cast<unsigned>(mbufs * per_mbuf / (1024 * 1024)) + 96;
+  // A flow: its 128-byte entry plus the rte_hash key slot, bucket share and ext buckets.
+  constexpr uint64_t kPerFlow = 320;
+  return static_cast<unsigned>((mbufs * per_mbuf + flows * kPerFlow) / (1024 * 1024)) + 96;
 }
 
 bool is_pci_address(const std::string& port) noexcept {
@@ -140,7 +142,7 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
   if (mode == RunMode::kReplay) {
     // Not pinned: parallel replays share the CPUs the scheduler gives them.
     add({"--lcores", "0@(" + join(cpus) + ")", "--no-huge", "-m",
-         std::to_string(memory_mib_for(kReplayMbufs)), "--no-pci", "--no-shconf",
+         std::to_string(memory_mib_for(kReplayMbufs, config.flows.capacity)), "--no-pci", "--no-shconf",
          "--no-telemetry", "--file-prefix", "sentinel-replay-" + std::to_string(::getpid()),
          "--log-level", "lib.eal:warning"});
     plan.memory_note = "replay: --no-huge";
@@ -153,7 +155,8 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
     }
     add({"-l", join(std::vector<unsigned>(cpus.begin(), cpus.begin() + workers + 1)),
          "--main-lcore", std::to_string(cpus[0]), "--file-prefix", "sentinel"});
-    const unsigned mib = memory_mib_for(config.dataplane.mbufs);
+    const unsigned mib = memory_mib_for(config.dataplane.mbufs,
+                                        uint64_t{config.flows.capacity} * config.dataplane.workers);
     if (config.dataplane.hugepages != config::Hugepages::kOff) {
       std::string why;
       plan.hugepages = reserve_hugepages(mib, why);

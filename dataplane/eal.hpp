@@ -2,6 +2,7 @@
 // prefix), decides on hugepages, and initialises the EAL once per process.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,9 @@ void init_eal(const EalPlan& plan);
 // file prefix created under /var/run/dpdk.
 void cleanup_eal(bool remove_runtime_dir) noexcept;
 
-// Memory the packet pool of `mbufs` needs, in MiB, with headroom for rings and the EAL.
-[[nodiscard]] unsigned memory_mib_for(unsigned mbufs) noexcept;
+// EAL memory for a packet pool of `mbufs` and `flows` flow-table entries (all workers), in
+// MiB, with headroom for rings and the EAL.
+[[nodiscard]] unsigned memory_mib_for(unsigned mbufs, uint64_t flows) noexcept;
 
 // True for "0000:03:00.0" or "03:00.0"; everything else is a vdev string.
 [[nodiscard]] bool is_pci_address(const std::string& port) noexcept;

@@ -144,6 +144,15 @@ void EveWriter::write(const AlertRecord& rec, const AlertMeta& meta) noexcept {
   }
 }
 
+void EveWriter::flush() noexcept {
+  if (!logger_) return;
+  try {
+    logger_->flush();  // queued behind the pending lines; the pool's thread writes them out
+  } catch (...) {
+    errors_->fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void EveWriter::reopen() {
   close();
   open();

@@ -69,6 +69,10 @@ class EveWriter {
   // the background thread) is counted in write_errors(); it never throws.
   void write(const AlertRecord& rec, const AlertMeta& meta) noexcept;
 
+  // [control] Asks the background thread to write out every line queued so far (without
+  // waiting for it), so that readers following the file see alerts within moments.
+  void flush() noexcept;
+
   // [control] For SIGUSR1 after log rotation: every line queued so far goes to the file
   // that was open (wherever it was renamed to), later lines to a new <logdir>/eve.json.
   // Throws EveError when the new file cannot be opened (the writer is then closed, and

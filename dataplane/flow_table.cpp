@@ -74,6 +74,7 @@ FlowTable::FlowTable(const FlowTableConfig& config) : capacity_(config.capacity)
   timeouts_[static_cast<size_t>(FlowState::kEstablished)] = config.timeout_established;
   timeouts_[static_cast<size_t>(FlowState::kClosed)] = config.timeout_closed;
   flow_id_base_ = static_cast<uint64_t>(config.worker_id) << kFlowIdCounterBits;
+  if (config.counters != nullptr) counters_ = config.counters;
 
   // rte_hash names are process-wide and must be unique.
   static std::atomic<uint32_t> instance{0};
@@ -141,6 +142,7 @@ void FlowTable::emb_unlink(uint32_t slot) noexcept {
 void FlowTable::remove_slot(uint32_t slot) noexcept {
   FlowEntry& e = entries_[slot];
   if (e.in_use == 0) return;
+  if (hook_ != nullptr) hook_(hook_context_, slot);
   void* key = nullptr;
   if (rte_hash_get_key_with_position(hash_, static_cast<int32_t>(slot), &key) == 0) {
     // Cannot fail for a key that is present; the slot is released either way.
@@ -152,7 +154,9 @@ void FlowTable::remove_slot(uint32_t slot) noexcept {
 }
 
 void FlowTable::remove(FlowEntry* entry) noexcept {
-  if (entry != nullptr) remove_slot(index_of(entry));
+  if (entry == nullptr || entry->in_use == 0) return;
+  remove_slot(index_of(entry));
+  counters_->removed.add(1);
 }
 
 const FlowKey* FlowTable::key_of(const FlowEntry* entry) const noexcept {
@@ -171,7 +175,7 @@ uint32_t FlowTable::expire(uint64_t now_tsc, uint32_t budget) noexcept {
     sweep_cursor_ = sweep_cursor_ + 1 == capacity_ ? 0 : sweep_cursor_ + 1;
     if (entries_[slot].in_use != 0 && is_expired(entries_[slot], now_tsc)) {
       remove_slot(slot);
-      counters_.expired.add(1);
+      counters_->expired.add(1);
       ++removed;
     }
   }
@@ -186,7 +190,7 @@ bool FlowTable::make_room(uint64_t now_tsc) noexcept {
     const FlowEntry& e = entries_[slot];
     if (e.in_use != 0 && !pinned(e) && is_expired(e, now_tsc)) {
       remove_slot(slot);
-      counters_.evicted_timeout.add(1);
+      counters_->evicted_timeout.add(1);
       return true;
     }
   }
@@ -196,11 +200,11 @@ bool FlowTable::make_room(uint64_t now_tsc) noexcept {
     if (pinned(entries_[slot])) continue;
     const bool expired = is_expired(entries_[slot], now_tsc);
     remove_slot(slot);
-    (expired ? counters_.evicted_timeout : counters_.evicted_embryonic_pressure).add(1);
+    (expired ? counters_->evicted_timeout : counters_->evicted_embryonic_pressure).add(1);
     return true;
   }
   // 3. Only established or closed flows that have not timed out: refuse.
-  counters_.table_full.add(1);
+  counters_->table_full.add(1);
   return false;
 }
 
@@ -267,7 +271,7 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
       return {&e, false, dir};
     }
     remove_slot(static_cast<uint32_t>(pos));  // timed out: the packet starts a new flow
-    counters_.expired.add(1);
+    counters_->expired.add(1);
   }
 
   if (size_ >= capacity_ && !make_room(now_tsc)) return {nullptr, false, dir};
@@ -275,7 +279,7 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
   if (pos < 0 || static_cast<uint32_t>(pos) >= capacity_) {
     // Not expected with extendable buckets and size_ < capacity_; refuse rather than fail.
     if (pos >= 0) (void)rte_hash_del_key_with_hash(hash_, &ck.key, sig);
-    counters_.table_full.add(1);
+    counters_->table_full.add(1);
     return {nullptr, false, dir};
   }
   const auto slot = static_cast<uint32_t>(pos);
@@ -296,7 +300,7 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
   e.in_use = 1;
   ++size_;
   emb_push_back(slot);
-  counters_.created.add(1);
+  counters_->created.add(1);
   account(e, pkt, dir, ck.from_lo, wire_bytes, now_tsc);
   return {&e, true, dir};
 }
@@ -340,9 +344,9 @@ void FlowTable::lookup_or_create_burst(std::span<const PacketInfo> pkts, Directi
         continue;
       }
       const uint32_t size_before = size_;
-      const uint64_t created_before = counters_.created.get();
+      const uint64_t created_before = counters_->created.get();
       out[i] = lookup_or_create(pkts[i], dir, wire_bytes[i], now_tsc);
-      changed = changed || size_ != size_before || counters_.created.get() != created_before;
+      changed = changed || size_ != size_before || counters_->created.get() != created_before;
     }
   }
   burst_gen_ = 0;

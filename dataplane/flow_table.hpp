@@ -80,15 +80,6 @@ struct alignas(64) FlowEntry {
 };
 static_assert(sizeof(FlowEntry) % 64 == 0, "entries start on cache lines");
 
-// Per-table event counters (one writer: the worker).
-struct FlowTableCounters {
-  Counter created;                     // flows inserted
-  Counter expired;                     // removed on timeout by a lookup or by expire()
-  Counter evicted_timeout;             // table full: an expired flow made room
-  Counter evicted_embryonic_pressure;  // table full: the oldest embryonic flow made room
-  Counter table_full;                  // table full and nothing evictable: flow refused
-};
-
 struct FlowTableConfig {
   uint32_t capacity = 65536;            // flows; at least kMinCapacity
   uint32_t worker_id = 0;               // < 2^kFlowIdWorkerBits; goes into every flow_id
@@ -96,6 +87,9 @@ struct FlowTableConfig {
   uint64_t timeout_embryonic = 0;       // TSC cycles of idleness per state; 0 never expires
   uint64_t timeout_established = 0;
   uint64_t timeout_closed = 0;
+  // Where the table counts its events (e.g. the worker's WorkerCounters::flows); nullptr:
+  // counters of its own. Must outlive the table.
+  FlowTableCounters* counters = nullptr;
 };
 
 struct FlowLookup {
@@ -151,6 +145,19 @@ class FlowTable {
   // [worker] Removes a flow (e.g. after the verdict stage closes it for good).
   void remove(FlowEntry* entry) noexcept;
 
+  // [worker] The slot of an entry: an index in [0, capacity()) that stays the flow's for
+  // its lifetime, for per-flow state kept beside the table.
+  [[nodiscard]] uint32_t slot_of(const FlowEntry* e) const noexcept { return index_of(e); }
+
+  // Called with a flow's slot just before the flow leaves the table (expiry, eviction,
+  // remove()), so state kept beside the table can be released. [worker] noexcept.
+  using RemoveHook = void (*)(void* context, uint32_t slot) noexcept;
+  // [control] Installs the hook (nullptr: none).
+  void set_remove_hook(RemoveHook hook, void* context) noexcept {
+    hook_ = hook;
+    hook_context_ = context;
+  }
+
   // [worker] The entry's canonical key.
   [[nodiscard]] const FlowKey* key_of(const FlowEntry* entry) const noexcept;
 
@@ -162,7 +169,7 @@ class FlowTable {
 
   [[nodiscard]] uint32_t size() const noexcept { return size_; }
   [[nodiscard]] uint32_t capacity() const noexcept { return capacity_; }
-  [[nodiscard]] const FlowTableCounters& counters() const noexcept { return counters_; }
+  [[nodiscard]] const FlowTableCounters& counters() const noexcept { return *counters_; }
 
  private:
   [[nodiscard]] uint32_t index_of(const FlowEntry* e) const noexcept {
@@ -188,7 +195,10 @@ class FlowTable {
   uint32_t burst_gen_ = 0;  // generation of the running burst; 0 outside a burst
   uint32_t last_gen_ = 0;
   std::array<uint64_t, kFlowStateCount> timeouts_{};
-  FlowTableCounters counters_;
+  FlowTableCounters own_counters_;
+  FlowTableCounters* counters_ = &own_counters_;
+  RemoveHook hook_ = nullptr;
+  void* hook_context_ = nullptr;
 };
 
 }  // namespace sentinel::dataplane

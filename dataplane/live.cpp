@@ -14,7 +14,9 @@
 #include <memory>
 #include <vector>
 
+#include "dataplane/alerts.hpp"
 #include "dataplane/build_info.hpp"
+#include "dataplane/eve.hpp"
 #include "dataplane/metrics.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/setup_error.hpp"
@@ -24,6 +26,8 @@
 
 namespace sentinel::dataplane {
 namespace {
+
+constexpr int kControlTickMs = 10;
 
 struct LaunchArgs {
   Worker* worker;
@@ -51,7 +55,7 @@ void print_stats_line(const Totals& now, const Totals& before, double seconds) {
 
 }  // namespace
 
-RunStats run_live(const config::Config& config) {
+RunStats run_live(const config::Config& config, const LoadedSignatures& signatures) {
   const config::DataplaneConfig& dp = config.dataplane;
   const uint16_t vendor = find_port("vendor", config.ports.vendor);
   const uint16_t core = find_port("core", config.ports.core);
@@ -69,14 +73,25 @@ RunStats run_live(const config::Config& config) {
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<const WorkerCounters*> counters;
+  std::vector<AlertRing*> rings;
   for (uint16_t queue = 0; queue < dp.workers; ++queue) {
-    workers.push_back(std::make_unique<Worker>(worker_setup(config, vendor, core, queue)));
+    workers.push_back(std::make_unique<Worker>(
+        worker_setup(config, vendor, core, queue, signatures.set.get()), queue));
     counters.push_back(&workers.back()->counters());
+    rings.push_back(&workers.back()->alerts());
   }
+  EveWriter eve(config.log.dir);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes);
+  AlertDrain alerts(eve, catalog);
+  spdlog::info("alerts: {}", eve.path());
 
   register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
-  const MetricsServer metrics(config.metrics.listen, [facts = build_facts(), vendor, core, &counters] {
-    return take_snapshot(facts, vendor, core, counters);
+  MetricsSnapshot facts = build_facts();
+  facts.signatures_loaded = signatures.set->rule_count();
+  const MetricsServer metrics(config.metrics.listen, [facts, vendor, core, &counters, &eve] {
+    MetricsSnapshot snap = take_snapshot(facts, vendor, core, counters);
+    snap.alert_write_errors = eve.write_errors();
+    return snap;
   });
   spdlog::info("metrics: http://{}/metrics", config.metrics.listen);
 
@@ -98,15 +113,28 @@ RunStats run_live(const config::Config& config) {
   Totals before{};
   std::string vendor_link = link_text(vendor);
   std::string core_link = link_text(core);
+  auto last_link_check = start;
   for (;;) {
-    const int sig = wait_control_signal(250);
+    // Short waits: the alert rings are drained between them.
+    const int sig = wait_control_signal(kControlTickMs);
+    if (alerts.drain(rings) != 0) eve.flush();
     if (sig == SIGINT || sig == SIGTERM) {
       spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
-    if (sig == SIGHUP) spdlog::warn("SIGHUP (reload): no rules are loaded yet, nothing to reload");
-    if (sig == SIGUSR1) spdlog::info("SIGUSR1 (reopen logs): logs go to stderr, nothing to reopen");
+    if (sig == SIGHUP) spdlog::warn("SIGHUP (reload): reloading rules is not supported yet; restart to apply");
+    if (sig == SIGUSR1) {
+      try {
+        eve.reopen();
+        spdlog::info("SIGUSR1: reopened {}", eve.path());
+      } catch (const EveError& e) {
+        spdlog::error("SIGUSR1: {} (alerts are counted as dropped until a reopen succeeds)", e.what());
+      }
+    }
     if (sig == SIGUSR2) spdlog::warn("SIGUSR2 (write learned policy): no policy in learn mode");
+    const auto tick = std::chrono::steady_clock::now();
+    if (tick - last_link_check < std::chrono::milliseconds(250)) continue;
+    last_link_check = tick;
     for (auto [port, side, last] : {std::tuple{vendor, "vendor", &vendor_link},
                                     std::tuple{core, "core", &core_link}}) {
       std::string now = link_text(port);
@@ -124,6 +152,8 @@ RunStats run_live(const config::Config& config) {
   }
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
+  (void)alerts.drain(rings);
+  eve.close();
 
   RunStats stats;
   stats.mode = "live";
@@ -131,6 +161,8 @@ RunStats run_live(const config::Config& config) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   stats.totals = sum_counters(counters);
   stats.frames_read = stats.totals.rx_total();
+  stats.alerts_written = alerts.written();
+  stats.alert_write_errors = eve.write_errors();
   rte_eth_stats port_stats{};
   for (uint16_t port : {vendor, core}) {
     if (rte_eth_stats_get(port, &port_stats) == 0) stats.rx_nombuf += port_stats.rx_nombuf;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "dataplane/signatures.hpp"
 #include "dataplane/report.hpp"
 
 namespace sentinel::dataplane {
@@ -10,6 +11,6 @@ namespace sentinel::dataplane {
 // and periodic stats on the main lcore, and on SIGINT/SIGTERM stops the workers (they finish
 // their burst), stops the ports and returns the run's figures. The EAL must be initialised
 // (RunMode::kLive). Throws SetupError when the ports cannot be started.
-[[nodiscard]] RunStats run_live(const config::Config& config);
+[[nodiscard]] RunStats run_live(const config::Config& config, const LoadedSignatures& signatures);
 
 }  // namespace sentinel::dataplane

@@ -15,6 +15,8 @@
 #include "dataplane/replay.hpp"
 #include "dataplane/report.hpp"
 #include "dataplane/signals.hpp"
+#include "dataplane/signatures.hpp"
+#include "dataplane/stream_pool.hpp"
 
 namespace {
 
@@ -47,7 +49,7 @@ void set_up_logging(const config::Config& c) {
   spdlog::set_default_logger(logger);
 }
 
-void print_loaded(const config::Config& c) {
+void print_loaded(const config::Config& c, const LoadedSignatures& sigs) {
   std::printf("config: %s\n", c.source.c_str());
   std::printf("  ports: vendor \"%s\", core \"%s\"\n", c.ports.vendor.c_str(), c.ports.core.c_str());
   std::printf("  dataplane: %u worker(s), burst %u, %u mbufs, hugepages %s\n", c.dataplane.workers,
@@ -57,7 +59,13 @@ void print_loaded(const config::Config& c) {
   std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
               config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
   std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
+  std::printf("  failure: bad_checksum %s, reassembly_overflow %s\n",
+              config::to_string(c.failure.bad_checksum), config::to_string(c.failure.reassembly_overflow));
+  std::printf("  flows: %u per worker, inspect depth %u, reassembly buffer %u, checksums %s\n",
+              c.flows.capacity, c.flows.inspect_depth, c.flows.reassembly_buffer,
+              c.flows.verify_checksums ? "verified" : "not verified");
   std::printf("  metrics: http://%s/metrics\n", c.metrics.listen.c_str());
+  print_signatures(stdout, sigs, c);
   std::printf("configuration OK\n");
 }
 
@@ -75,11 +83,14 @@ int run(const CliOptions& cli) {
     std::printf("%s", config::dump_config(config).c_str());
     return 0;
   }
+  set_up_logging(config);
+  const LoadedSignatures signatures =
+      load_signatures(config, RuleSources{cli.rules_only, cli.rules_extra});
   if (cli.test_config) {
-    print_loaded(config);
+    print_loaded(config, signatures);
     return 0;
   }
-  set_up_logging(config);
+  install_stream_allocator();
 
   if (!cli.read_pcap.empty()) {
     PcapSource source(cli.read_pcap);  // before the EAL: a bad file fails fast
@@ -89,7 +100,7 @@ int run(const CliOptions& cli) {
     options.out_pcap = cli.write_pcap;
     options.vendor_nets = config.network.vendor_nets;
     if (config.metrics_given) options.metrics_listen = config.metrics.listen;
-    const ReplayResult result = run_replay(source, config, options, [] {
+    const ReplayResult result = run_replay(source, config, options, signatures, [] {
       const int sig = wait_control_signal(0);
       return sig == SIGINT || sig == SIGTERM;
     });
@@ -107,7 +118,7 @@ int run(const CliOptions& cli) {
   const EalPlan plan = plan_eal(config, RunMode::kLive, cli.eal_args);
   spdlog::info("{}", plan.memory_note);
   init_eal(plan);
-  const RunStats stats = run_live(config);
+  const RunStats stats = run_live(config, signatures);
   print_summary(stdout, stats);
   write_eve_stats(config.log.dir, stats);
   cleanup_eal(false);

@@ -99,17 +99,91 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
 
   MetricFamily drops = family("sentinel_drops_total", "Frames dropped, by reason.", MetricType::Counter);
   MetricFamily passed = family("sentinel_malformed_passed_total",
-                               "Malformed frames forwarded because their side fails open, by reason.",
+                               "Malformed or invalid frames forwarded because their [failure] policy fails open, by reason.",
                                MetricType::Counter);
   for (size_t r = 1; r < kDropReasonCount; ++r) {
     const std::string reason(kDropReasonNames[r]);
     drops.metric.push_back(counter(static_cast<double>(s.totals.drops[r]), {{"reason", reason}}));
-    if (is_malformed(static_cast<DropReason>(r))) {
+    if (can_fail_open(static_cast<DropReason>(r))) {
       passed.metric.push_back(counter(static_cast<double>(s.totals.malformed_passed[r]), {{"reason", reason}}));
     }
   }
   out.push_back(std::move(drops));
   out.push_back(std::move(passed));
+
+  const InspectTotals& in = s.totals.inspect;
+  MetricFamily alerts = family("sentinel_alerts_total",
+                               "Alerts raised, by source and by the action of what raised them.",
+                               MetricType::Counter);
+  for (size_t src = 0; src < kAlertSourceCount; ++src) {
+    for (size_t a = 0; a < kAlertActionCount; ++a) {
+      alerts.metric.push_back(counter(static_cast<double>(in.alerts[src][a]),
+                                      {{"source", kAlertSourceNames[src]}, {"action", kAlertActionNames[a]}}));
+    }
+  }
+  out.push_back(std::move(alerts));
+  MetricFamily alerts_dropped = family("sentinel_alerts_dropped_total",
+                                       "Alerts raised but not written: alert ring full, more than a packet "
+                                       "carries, or eve.json not writable.",
+                                       MetricType::Counter);
+  alerts_dropped.metric.push_back(counter(static_cast<double>(in.alerts_dropped + s.alert_write_errors)));
+  out.push_back(std::move(alerts_dropped));
+
+  const FlowTotals& fl = s.totals.flows;
+  MetricFamily active = family("sentinel_flows_active", "Flows in the flow tables.", MetricType::Gauge);
+  active.metric.push_back(gauge(static_cast<double>(fl.active())));
+  out.push_back(std::move(active));
+  MetricFamily created = family("sentinel_flows_created_total", "Flows created.", MetricType::Counter);
+  created.metric.push_back(counter(static_cast<double>(fl.created)));
+  out.push_back(std::move(created));
+  MetricFamily expired = family("sentinel_flows_expired_total", "Flows removed after their idle timeout.",
+                                MetricType::Counter);
+  expired.metric.push_back(counter(static_cast<double>(fl.expired)));
+  out.push_back(std::move(expired));
+  MetricFamily evicted = family("sentinel_flows_evicted_total",
+                                "Flows removed from a full table to make room: timeout (idle past its "
+                                "timeout), embryonic (the oldest flow without a completed handshake).",
+                                MetricType::Counter);
+  evicted.metric.push_back(counter(static_cast<double>(fl.evicted_timeout), {{"reason", "timeout"}}));
+  evicted.metric.push_back(counter(static_cast<double>(fl.evicted_embryonic_pressure), {{"reason", "embryonic"}}));
+  out.push_back(std::move(evicted));
+  MetricFamily refused = family("sentinel_flows_refused_total",
+                                "Packets whose new flow found the table full of established flows; "
+                                "forwarded uninspected.",
+                                MetricType::Counter);
+  refused.metric.push_back(counter(static_cast<double>(fl.table_full)));
+  out.push_back(std::move(refused));
+  MetricFamily capacity = family("sentinel_flow_table_capacity", "Flow-table entries, all workers.",
+                                 MetricType::Gauge);
+  capacity.metric.push_back(gauge(static_cast<double>(fl.capacity)));
+  out.push_back(std::move(capacity));
+
+  const std::pair<const char*, const char*> stream_help[] = {
+      {"sentinel_stream_bytes_inspected_total", "TCP stream bytes scanned."},
+      {"sentinel_stream_depth_reached_total", "Flow directions no longer scanned past [flows] inspect_depth."},
+      {"sentinel_stream_reassembly_overflows_total",
+       "Flow directions whose out-of-order bytes overflowed [flows] reassembly_buffer."},
+      {"sentinel_stream_segments_uninspected_total",
+       "TCP segments cut short by the capture's snap length, never fed to a stream."},
+      {"sentinel_scan_errors_total", "Hyperscan calls that failed; the flow direction stops being scanned."},
+  };
+  const uint64_t stream_values[] = {in.stream_bytes, in.depth_reached, in.reassembly_overflows,
+                                    in.segments_uninspected, in.scan_errors};
+  for (size_t k = 0; k < std::size(stream_values); ++k) {
+    MetricFamily f = family(stream_help[k].first, stream_help[k].second, MetricType::Counter);
+    f.metric.push_back(counter(static_cast<double>(stream_values[k])));
+    out.push_back(std::move(f));
+  }
+  MetricFamily rejects = family("sentinel_reject_frames_total",
+                                "TCP RST and ICMP unreachable frames for reject verdicts, by result.",
+                                MetricType::Counter);
+  rejects.metric.push_back(counter(static_cast<double>(in.reject_sent), {{"result", "sent"}}));
+  rejects.metric.push_back(counter(static_cast<double>(in.reject_failed), {{"result", "failed"}}));
+  out.push_back(std::move(rejects));
+  MetricFamily loaded = family("sentinel_rules_loaded", "Rules in the running rule set, by kind.",
+                               MetricType::Gauge);
+  loaded.metric.push_back(gauge(static_cast<double>(s.signatures_loaded), {{"kind", "signature"}}));
+  out.push_back(std::move(loaded));
 
   MetricFamily busy = family("sentinel_worker_busy_seconds_total",
                              "Time the worker spent on polls that found frames.", MetricType::Counter);

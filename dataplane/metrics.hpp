@@ -53,6 +53,8 @@ struct MetricsSnapshot {
   double process_start_time_seconds = 0;
   double process_cpu_seconds = 0;
   double process_resident_bytes = 0;
+  uint64_t signatures_loaded = 0;
+  uint64_t alert_write_errors = 0;  // alerts the EVE writer could not write
 };
 
 // [any] The metric families of a snapshot, in a fixed order. Pure: the unit test feeds it

@@ -11,11 +11,14 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
 #include <optional>
 
+#include "dataplane/alerts.hpp"
+#include "dataplane/eve.hpp"
 #include "dataplane/metrics.hpp"
 #include "dataplane/parser.hpp"
 #include "dataplane/ports.hpp"
@@ -248,8 +251,8 @@ bool from_vendor_side(const uint8_t* frame, uint32_t captured,
   return false;
 }
 
-ReplayResult run_replay(PcapSource& source, const config::Config& config,
-                        const ReplayOptions& options, const std::function<bool()>& should_stop) {
+ReplayResult run_replay(PcapSource& source, const config::Config& config, const ReplayOptions& options,
+                        const LoadedSignatures& signatures, const std::function<bool()>& should_stop) {
   rte_mempool* pool = check_ptr(
       rte_pktmbuf_pool_create("replay_pool", kPoolMbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                               static_cast<int>(rte_socket_id())),
@@ -262,6 +265,10 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
                                              alignof(uint32_t), 0};
   const int wire_field = check_rte(rte_mbuf_dynfield_register(&kWireLen),
                                    "rte_mbuf_dynfield_register(sentinel_wire_len)");
+  static const rte_mbuf_dynfield kFrameNumber = {"sentinel_frame_number", sizeof(uint64_t),
+                                                 alignof(uint64_t), 0};
+  const int number_field = check_rte(rte_mbuf_dynfield_register(&kFrameNumber),
+                                     "rte_mbuf_dynfield_register(sentinel_frame_number)");
 
   RingPort vendor = make_ring_port("vendor");
   RingPort core = make_ring_port("core");
@@ -269,15 +276,25 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
   spdlog::debug("{}", start_port("vendor", vendor.port, settings, pool));
   spdlog::debug("{}", start_port("core", core.port, settings, pool));
 
-  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0);
+  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0, signatures.set.get());
   setup.wire_len_field = wire_field;
-  auto worker = std::make_unique<Worker>(setup);
+  setup.timestamp_field = ts_field;
+  setup.frame_number_field = number_field;
+  auto worker = std::make_unique<Worker>(setup, 0);
+  EveWriter eve(config.log.dir);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes);
+  AlertDrain alerts(eve, catalog);
+  AlertRing* rings[] = {&worker->alerts()};
   PcapWriter writer(options.out_pcap);
   std::optional<MetricsServer> metrics;
   if (!options.metrics_listen.empty()) {
-    metrics.emplace(options.metrics_listen, [facts = build_facts(), &worker, &vendor, &core] {
+    MetricsSnapshot facts = build_facts();
+    facts.signatures_loaded = signatures.set->rule_count();
+    metrics.emplace(options.metrics_listen, [facts, &worker, &vendor, &core, &eve] {
       const WorkerCounters* counters[] = {&worker->counters()};
-      return take_snapshot(facts, vendor.port, core.port, counters);
+      MetricsSnapshot snap = take_snapshot(facts, vendor.port, core.port, counters);
+      snap.alert_write_errors = eve.write_errors();
+      return snap;
     });
     spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
   }
@@ -286,20 +303,32 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
   RunStats& stats = result.stats;
   stats.mode = "replay";
 
-  // Processes everything fed so far and writes what was forwarded, in order.
+  // Processes everything fed so far, writes what was forwarded in capture order (frames
+  // leave through two tx rings; a reject frame carries its trigger's number), and writes
+  // the alerts raised.
+  std::vector<rte_mbuf*> sent;
+  auto frame_number = [number_field](const rte_mbuf* m) {
+    return *RTE_MBUF_DYNFIELD(m, number_field, const uint64_t*);
+  };
   auto drain = [&] {
-    while (rte_ring_count(vendor.rx) + rte_ring_count(core.rx) != 0) (void)worker->poll_once();
+    while (rte_ring_count(vendor.rx) + rte_ring_count(core.rx) != 0) {
+      (void)worker->poll_once();
+      (void)alerts.drain(rings);
+    }
     std::array<void*, 64> out{};
+    sent.clear();
     for (rte_ring* tx : {vendor.tx, core.tx}) {
       unsigned n = 0;
       while ((n = rte_ring_dequeue_burst(tx, out.data(), out.size(), nullptr)) != 0) {
-        for (unsigned i = 0; i < n; ++i) {
-          auto* m = static_cast<rte_mbuf*>(out[i]);
-          writer.write(m, *RTE_MBUF_DYNFIELD(m, ts_field, rte_mbuf_timestamp_t*),
-                       *RTE_MBUF_DYNFIELD(m, wire_field, uint32_t*));
-          rte_pktmbuf_free(m);
-        }
+        for (unsigned i = 0; i < n; ++i) sent.push_back(static_cast<rte_mbuf*>(out[i]));
       }
+    }
+    std::stable_sort(sent.begin(), sent.end(),
+                     [&](const rte_mbuf* a, const rte_mbuf* b) { return frame_number(a) < frame_number(b); });
+    for (rte_mbuf* m : sent) {
+      writer.write(m, *RTE_MBUF_DYNFIELD(m, ts_field, rte_mbuf_timestamp_t*),
+                   *RTE_MBUF_DYNFIELD(m, wire_field, uint32_t*));
+      rte_pktmbuf_free(m);
     }
   };
 
@@ -343,6 +372,7 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
         static_cast<uint64_t>(h->ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(h->ts.tv_usec);
     m->ol_flags |= ts_flag;
     *RTE_MBUF_DYNFIELD(m, wire_field, uint32_t*) = wire_len;
+    *RTE_MBUF_DYNFIELD(m, number_field, uint64_t*) = stats.frames_read;
     (void)rte_ring_enqueue(port->rx, m);  // cannot fail: a chunk is smaller than the ring
     chunk_port = port;
     ++chunk;
@@ -362,6 +392,9 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config,
   }
   drain();
   writer.finish();
+  eve.close();
+  stats.alerts_written = alerts.written();
+  stats.alert_write_errors = eve.write_errors();
   stats.elapsed_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const WorkerCounters* counters[] = {&worker->counters()};

@@ -7,7 +7,10 @@
 // the ethertype of the captured protocol (RAW: from the IP version nibble). A frame is from
 // the vendor side when its outermost IP source (ARP: sender address) lies in a vendor net;
 // every other frame is from the core side. Frames leave in the order they came: each run of
-// same-side frames is processed completely before the next run is fed.
+// same-side frames is processed completely before the next run is fed, and -w receives
+// the forwarded frames (and reject frames in the place of their trigger) in capture order.
+// Alerts carry the capture time and the frame's number (EVE pcap_cnt); flows age by
+// capture time.
 #pragma once
 
 #include <functional>
@@ -18,6 +21,7 @@
 #include "config/cidr.hpp"
 #include "config/config.hpp"
 #include "dataplane/report.hpp"
+#include "dataplane/signatures.hpp"
 
 struct pcap;  // libpcap's pcap_t; its header stays out of ours (see libpcap_version)
 
@@ -57,7 +61,7 @@ struct ReplayResult {
 // replay ends early and what was read is still processed and written.
 // Throws SetupError for set-up failures (mbuf pool, ports, output file).
 [[nodiscard]] ReplayResult run_replay(PcapSource& source, const config::Config& config,
-                                      const ReplayOptions& options,
+                                      const ReplayOptions& options, const LoadedSignatures& signatures,
                                       const std::function<bool()>& should_stop);
 
 // libpcap's version line. (Its <pcap/bpf.h> cannot share a unit with libbpf's headers.)

@@ -15,6 +15,8 @@ struct RunStats {
   Totals totals;              // summed worker counters
   uint64_t frames_read = 0;   // frames handed to the dataplane (replay: read from the file)
   uint64_t rx_nombuf = 0;     // frames that could not get an mbuf (counted, not forwarded)
+  uint64_t alerts_written = 0;      // EVE alert lines handed to the writer
+  uint64_t alert_write_errors = 0;  // ... of which the writer could not write
   double elapsed_seconds = 0;
 };
 

@@ -1,11 +1,13 @@
 // Worker: one lcore's run-to-completion loop. Rx queue q of the vendor port goes to tx
 // queue q of the core port (to_core) and rx queue q of the core port back to tx queue q of
-// the vendor port (to_vendor). Each burst is parsed, judged and sent; a frame is either
-// forwarded or dropped with a counted reason, never lost without a count.
+// the vendor port (to_vendor). Each burst goes through staged passes — parse, flow lookup,
+// inspection (TCP streams and per-packet payloads against the RuleSet), verdict, send — and
+// every frame is either forwarded or dropped with a counted reason, never lost uncounted.
 //
 // The per-packet path allocates nothing, takes no lock, makes no syscall, logs nothing and
-// throws nothing. Live mode runs run() on a worker lcore; replay calls poll_once() from the
-// main thread — the same code either way.
+// throws nothing: flows, stream buffers and Hyperscan stream state are preallocated when
+// the worker is built, alerts leave through a ring. Live mode runs run() on a worker lcore;
+// replay calls poll_once() from the main thread — the same code either way.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -13,11 +15,17 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "config/config.hpp"
 #include "config/limits.hpp"
+#include "dataplane/alert_ring.hpp"
 #include "dataplane/counters.hpp"
+#include "dataplane/flow_table.hpp"
 #include "dataplane/packet.hpp"
+#include "dataplane/stream.hpp"
+#include "dataplane/stream_pool.hpp"
+#include "rules/matcher.hpp"
 
 namespace sentinel::dataplane {
 
@@ -27,6 +35,8 @@ inline constexpr uint32_t kHeaderScratch = 512;
 // One burst in this many (a power of two) is timed from rx to tx for the latency histogram.
 inline constexpr uint32_t kLatencySampleEvery = 64;
 static_assert((kLatencySampleEvery & (kLatencySampleEvery - 1)) == 0, "a power of two");
+// Flow-table slots visited per poll for expired flows.
+inline constexpr uint32_t kExpireBudget = 64;
 
 inline constexpr size_t kLatencyBounds = kLatencyBoundsUs.size();
 
@@ -37,19 +47,46 @@ struct WorkerSetup {
   uint16_t burst = 32;
   bool drop_malformed_to_core = true;     // [failure] malformed_vendor = "drop"
   bool drop_malformed_to_vendor = false;  // [failure] malformed_core = "drop"
-  // Offset of a uint32_t mbuf dynfield holding the frame's length on the wire, or -1. Set
-  // by replay, whose captures may be cut by a snaplen; live frames are whole.
+  bool drop_bad_checksum = false;         // [failure] bad_checksum = "drop"
+  bool drop_reassembly_overflow = false;  // [failure] reassembly_overflow = "drop"
+  config::FlowsConfig flows;
+  // The signatures; nullptr = none (flows are still tracked and streams reassembled). The
+  // control plane keeps the RuleSet alive for as long as the worker exists.
+  const rules::RuleSet* rules = nullptr;
+  // Replay only (else -1): offsets of mbuf dynfields holding the frame's length on the wire
+  // (uint32_t; captures may be cut by a snaplen), its capture time (ns since the epoch,
+  // uint64_t; the worker's clock then) and its 1-based number in the capture (uint64_t).
   int wire_len_field = -1;
+  int timestamp_field = -1;
+  int frame_number_field = -1;
 };
 
-// [control] The setup of the worker polling `queue` of both ports, with the [failure]
-// policy for malformed frames of each side.
+// [control] The setup of the worker polling `queue` of both ports, from the configuration.
 [[nodiscard]] WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port,
-                                       uint16_t core_port, uint16_t queue) noexcept;
+                                       uint16_t core_port, uint16_t queue,
+                                       const rules::RuleSet* rules) noexcept;
+
+// What inspection keeps per flow, beside the flow table's entry (same slot).
+struct alignas(64) FlowInspect {
+  enum class State : uint8_t {
+    kInspecting,  // scanned
+    kPassed,      // a pass rule matched, or inspection stopped (overflow): forwarded unscanned
+    kBlocked,     // a drop/reject verdict: every later packet is dropped
+  };
+  std::array<StreamDirection, kDirectionCount> stream;  // by Direction
+  std::array<rules::Stream, kDirectionCount> hs;
+  State state = State::kInspecting;
+  uint8_t scan_failed = 0;  // bit per direction: a Hyperscan call failed, scanning stopped
+};
 
 class alignas(64) Worker {
  public:
-  explicit Worker(const WorkerSetup& setup) noexcept;
+  // [control] Builds the flow table, inspection state, stream-state pool, Hyperscan scratch
+  // and alert ring. `id` numbers the worker (flow ids, ring names). Throws SetupError.
+  Worker(const WorkerSetup& setup, uint32_t id);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
   // [worker] Polls both rx queues once. Returns the number of frames received.
   uint32_t poll_once() noexcept;
@@ -58,13 +95,36 @@ class alignas(64) Worker {
 
   // [any] This worker's counters; read them with Counter::get().
   [[nodiscard]] const WorkerCounters& counters() const noexcept { return counters_; }
+  // [control] The ring its alerts leave through.
+  [[nodiscard]] AlertRing& alerts() noexcept { return *alert_ring_; }
 
  private:
-  template <Direction kDir, bool kWireLenField>
+  struct Pending {
+    uint32_t gid;
+    uint32_t sid;
+    uint32_t rev;
+    rules::Action action;
+  };
+  struct StreamSink;
+
+  template <Direction kDir, bool kReplay>
   uint32_t forward(uint16_t rx_port, uint16_t tx_port) noexcept;
-  template <bool kWireLenField>
+  template <bool kReplay>
   uint32_t poll_both() noexcept;
+  template <Direction kDir>
+  DropReason inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept;
+  void scan_tcp(FlowInspect& fi, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
+  void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
+  void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;
+  void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action) noexcept;
+  void emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept;
+  void reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, uint16_t rx_port,
+              uint16_t& n_rejects) noexcept;
+  const uint8_t* payload_of(rte_mbuf* m, const uint8_t* headers, uint32_t& len) noexcept;
+  void reset_flow(uint32_t slot) noexcept;
+  static void on_flow_removed(void* self, uint32_t slot) noexcept;
   [[nodiscard]] uint32_t wire_len_of(const rte_mbuf* m) const noexcept;
+  [[nodiscard]] uint64_t alert_time_ns(const rte_mbuf* m) const noexcept;
 
   void record_latency(uint64_t cycles) noexcept;
 
@@ -72,11 +132,37 @@ class alignas(64) Worker {
   WorkerSetup setup_;
   std::array<uint64_t, kLatencyBounds> latency_bounds_cycles_{};  // kLatencyBoundsUs in TSC cycles
   uint32_t bursts_ = 0;
+  uint64_t now_ = 0;         // flow clock: TSC (live) or capture ns (replay), never backwards
+  uint64_t wall_ns_at_tsc0_ = 0;  // live alert timestamps: wall clock at tsc0_
+  uint64_t tsc0_ = 0;
+  double ns_per_tsc_ = 0;
+
+  std::unique_ptr<FlowTable> flow_table_;
+  std::unique_ptr<FlowInspect[]> inspect_;
+  std::unique_ptr<uint8_t[]> ooo_;          // reassembly buffers: 2 per flow slot
+  std::unique_ptr<uint64_t[]> items_;       // item bitmaps: 2 per flow slot
+  size_t item_words_ = 0;
+  std::unique_ptr<StreamStatePool> stream_pool_;
+  rules::Scratch scratch_;
+  std::unique_ptr<AlertRing> alert_ring_;
+
+  // The packet being inspected, for the match callbacks.
+  const PacketInfo* cur_pkt_ = nullptr;
+  Pending pending_[config::kMaxAlertsPerPacket];
+  uint32_t n_pending_ = 0;
+  uint16_t lost_[kAlertSourceCount][kAlertActionCount] = {};  // beyond pending_, by source and action
+  uint32_t n_lost_ = 0;
+  rules::Action lost_worst_ = rules::Action::kAlert;
+  bool pass_matched_ = false;
+
   PacketInfo info_[kMaxBurst];
+  FlowLookup flows_[kMaxBurst];
+  uint32_t wire_[kMaxBurst];
   rte_mbuf* rx_[kMaxBurst];
-  rte_mbuf* tx_[kMaxBurst];
+  rte_mbuf* tx_[2 * kMaxBurst];  // forwarded frames, then reject frames for the far side
   uint16_t slow_[kMaxBurst];  // burst indexes the common-case parse did not take
   alignas(64) uint8_t header_scratch_[kHeaderScratch];
+  alignas(64) uint8_t payload_scratch_[65536];  // a chained mbuf's payload, made contiguous
 };
 
 }  // namespace sentinel::dataplane

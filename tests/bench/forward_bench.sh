@@ -378,7 +378,11 @@ level = "info"
 stats_interval = 1
 [metrics]
 listen = "127.0.0.1:$1"
+[rules]
+dir = "$tmp/rules.d"  # none: the forwarding cost alone
+cache_dir = ""
 EOF
+    mkdir -p "$tmp/rules.d"
 }
 
 # The scraper: GET URL RATE times a second on an absolute schedule (a late request does not

@@ -93,7 +93,12 @@ stats_interval = 1
 
 [metrics]
 listen = "127.0.0.1:${metrics_port}"
+
+[rules]
+dir = "$tmp/rules.d"  # no signatures: this test is about forwarding
+cache_dir = ""
 EOF
+mkdir -p "$tmp/rules.d"
 
 start_sentinel
 

@@ -132,7 +132,12 @@ level = "info"
 
 [metrics]
 listen = "$metrics_addr"
+
+[rules]
+dir = "$tmp/rules.d"  # no signatures: this test is about forwarding
+cache_dir = ""
 EOF
+mkdir -p "$tmp/rules.d"
 
 start_sentinel
 

@@ -6,6 +6,7 @@
 #include <pcap/pcap.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -57,10 +58,19 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Runs `binary` with `args`. A replay or -T run that names no rule file gets `-S` with an
+// empty one: the default rules directory (/etc/sentinel/rules.d) is not installed on test
+// machines, and these runs are about forwarding, not signatures.
 inline RunResult run_sentinel(const std::string& binary, const std::vector<std::string>& args,
                               const TempDir& scratch) {
   std::string cmd = shell_quote(binary);
   for (const std::string& a : args) cmd += " " + shell_quote(a);
+  const auto has = [&args](const char* flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
+  if ((has("-r") || has("-T")) && !has("-S")) {
+    const std::string empty = scratch / "no-rules.toml";
+    std::ofstream{empty};
+    cmd += " -S " + shell_quote(empty);
+  }
   const std::string out = scratch / "stdout.txt";
   const std::string err = scratch / "stderr.txt";
   cmd += " </dev/null >" + shell_quote(out) + " 2>" + shell_quote(err);

@@ -49,7 +49,9 @@ TEST(LiveMetrics, ScrapeIsValidAndCountersMove) {
   const std::string config = tmp / "sentinel.toml";
   std::ofstream(config) << "[ports]\nvendor = \"net_null0\"\ncore = \"net_null1\"\n"
                         << "[dataplane]\nhugepages = \"off\"\n[log]\ndir = \"" << (tmp / "log") << "\"\n"
-                        << "[metrics]\nlisten = \"" << listen << "\"\n";
+                        << "[metrics]\nlisten = \"" << listen << "\"\n"
+                        << "[rules]\ndir = \"" << (tmp / "rules.d") << "\"\ncache_dir = \"\"\n";
+  std::filesystem::create_directories(tmp / "rules.d");
   const std::string prefix = "sentinel-it-" + std::to_string(getpid());
   const std::string out = tmp / "out.txt";
   const std::string err = tmp / "err.txt";

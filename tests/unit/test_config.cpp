@@ -48,6 +48,21 @@ vendor_nets = ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]
 [failure]
 malformed_vendor = "pass"
 malformed_core = "drop"
+bad_checksum = "drop"
+reassembly_overflow = "drop"
+[rules]
+dir = "/srv/rules.d"
+cache_dir = ""
+classification = "/srv/classification.toml"
+[flows]
+capacity = 1024
+inspect_depth = 0
+reassembly_buffer = 0
+stream_state_max = 65536
+timeout_embryonic = 1
+timeout_established = 604800
+timeout_closed = 86400
+verify_checksums = false
 )",
                                          "t.toml");
   EXPECT_EQ(config.ports.vendor, "net_af_packet0,iface=veth-v,framecnt=4096");
@@ -67,6 +82,19 @@ malformed_core = "drop"
   EXPECT_EQ(config.network.vendor_nets[2].to_string(), "198.51.100.7/32");
   EXPECT_EQ(config.failure.malformed_vendor, FailAction::kPass);
   EXPECT_EQ(config.failure.malformed_core, FailAction::kDrop);
+  EXPECT_EQ(config.failure.bad_checksum, FailAction::kDrop);
+  EXPECT_EQ(config.failure.reassembly_overflow, FailAction::kDrop);
+  EXPECT_EQ(config.rules.dir, "/srv/rules.d");
+  EXPECT_EQ(config.rules.cache_dir, "");
+  EXPECT_EQ(config.rules.classification, "/srv/classification.toml");
+  EXPECT_EQ(config.flows.capacity, 1024u);
+  EXPECT_EQ(config.flows.inspect_depth, 0u);
+  EXPECT_EQ(config.flows.reassembly_buffer, 0u);
+  EXPECT_EQ(config.flows.stream_state_max, 65536u);
+  EXPECT_EQ(config.flows.timeout_embryonic, 1u);
+  EXPECT_EQ(config.flows.timeout_established, 604800u);
+  EXPECT_EQ(config.flows.timeout_closed, 86400u);
+  EXPECT_FALSE(config.flows.verify_checksums);
 }
 
 TEST(Config, DumpRoundTripsNonDefault) {
@@ -79,7 +107,9 @@ TEST(Config, DumpRoundTripsNonDefault) {
   for (const char* text : {"10.0.0.0/8", "2001:db8::/32", "0.0.0.0/0", "::1"}) {
     config.network.vendor_nets.push_back(parse_cidr(text, why).value());
   }
-  config.failure = {FailAction::kPass, FailAction::kDrop};
+  config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop};
+  config.rules = {"/srv/r", "", "/srv/c.toml"};
+  config.flows = {2048, 0, 8192, 4096, 5, 50, 7, false};
   ASSERT_NE(config, Config{});
 
   const std::string dumped = dump_config(config);
@@ -102,7 +132,12 @@ TEST(Config, DumpOfDefaultsListsEveryKey) {
        {"vendor = '0000:03:00.0'", "core = '0000:04:00.0'", "workers = 1", "burst_size = 32",
         "rx_descriptors = 1024", "tx_descriptors = 1024", "mbufs = 16383", "mbuf_cache = 256",
         "hugepages = 'auto'", "dir = '/var/log/sentinel'", "level = 'info'", "vendor_nets = []",
-        "malformed_vendor = 'drop'", "malformed_core = 'pass'"}) {
+        "malformed_vendor = 'drop'", "malformed_core = 'pass'", "bad_checksum = 'pass'",
+        "reassembly_overflow = 'pass'", "dir = '/etc/sentinel/rules.d'",
+        "cache_dir = '/var/cache/sentinel'", "classification = ''", "capacity = 65536",
+        "inspect_depth = 1048576", "reassembly_buffer = 4096", "stream_state_max = 2048",
+        "timeout_embryonic = 30", "timeout_established = 600", "timeout_closed = 10",
+        "verify_checksums = true"}) {
     EXPECT_NE(dumped.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n"
                                                                                << dumped;
   }
@@ -169,6 +204,12 @@ const BadInput kBadInputs[] = {
     {"bad_enum_failure", "[failure]\nmalformed_core = \"Drop\"\n",
      "bad.toml:2:18: failure.malformed_core: 'Drop' is not one of pass, drop"},
     {"empty_string", "[ports]\nvendor = \"\"\n", "bad.toml:2:10: ports.vendor: must not be empty"},
+    {"empty_rules_dir", "[rules]\ndir = \"\"\n", "bad.toml:2:7: rules.dir: must not be empty"},
+    {"flows_capacity_low", "[flows]\ncapacity = 10\n",
+     "bad.toml:2:12: flows.capacity: 10 is out of range 1024..16777216"},
+    {"flows_bool", "[flows]\nverify_checksums = \"no\"\n",
+     "bad.toml:2:20: flows.verify_checksums: expected a boolean, got string"},
+    {"unknown_flows_key", "[flows]\ntimeout = 5\n", "bad.toml:2:1: unknown key 'timeout' in [flows]"},
     {"cidr_host_bits", "[network]\nvendor_nets = [\"192.0.2.0/24\", \"::/0\", \"10.1.2.3/8\"]\n",
      "bad.toml:2:40: network.vendor_nets[2]: host bits set in 10.1.2.3/8 (did you mean "
      "10.0.0.0/8?)"},

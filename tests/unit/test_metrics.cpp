@@ -47,6 +47,15 @@ MetricsSnapshot known_snapshot() {
   s.process_start_time_seconds = 1764000000;
   s.process_cpu_seconds = 12.5;
   s.process_resident_bytes = 104857600;
+  s.totals.inspect.alerts[0] = {5, 2, 1};  // signature: alert, drop, reject
+  s.totals.inspect.alerts[1] = {3, 0, 0};  // anomaly
+  s.totals.inspect.alerts_dropped = 4;
+  s.alert_write_errors = 1;
+  s.totals.inspect.stream_bytes = 123456;
+  s.totals.inspect.depth_reached = 2;
+  s.totals.inspect.reassembly_overflows = 1;
+  s.totals.flows = {100, 20, 5, 3, 1, 2, 131072};  // created, expired, evicted x2, refused, removed
+  s.signatures_loaded = 42;
   return s;
 }
 
@@ -78,6 +87,22 @@ TEST(Metrics, ExpositionMatchesTheGoldenFile) {
 // The same contract line by line, so a failure names what changed.
 TEST(Metrics, KeyLines) {
   const std::string t = exposition(known_snapshot());
+  for (const char* line : {
+           "sentinel_alerts_total{source=\"signature\",action=\"drop\"} 2",
+           "sentinel_alerts_total{source=\"anomaly\",action=\"alert\"} 3",
+           "sentinel_alerts_dropped_total 5",
+           "sentinel_flows_active 70",
+           "sentinel_flows_created_total 100",
+           "sentinel_flows_evicted_total{reason=\"timeout\"} 5",
+           "sentinel_flows_evicted_total{reason=\"embryonic\"} 3",
+           "sentinel_flow_table_capacity 131072",
+           "sentinel_stream_bytes_inspected_total 123456",
+           "sentinel_stream_depth_reached_total 2",
+           "sentinel_stream_reassembly_overflows_total 1",
+           "sentinel_rules_loaded{kind=\"signature\"} 42",
+       }) {
+    EXPECT_TRUE(has_line(t, line)) << line;
+  }
   for (const char* line : {
            R"(sentinel_build_info{version="0.1.0",dpdk="22.11.11",hyperscan="5.4.0",jit="true"} 1)",
            R"(sentinel_port_receive_packets_total{port="vendor"} 1000)",

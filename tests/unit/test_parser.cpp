@@ -1085,6 +1085,10 @@ TEST(DropReasonNames, NumbersAndNamesArePinned) {
       {DropReason::kIcmpTruncated, 24, "icmp_truncated"},
       {DropReason::kIcmpv6Truncated, 25, "icmpv6_truncated"},
       {DropReason::kTxFull, 26, "tx_full"},
+      {DropReason::kSignature, 27, "signature"},
+      {DropReason::kFlowBlocked, 28, "flow_blocked"},
+      {DropReason::kBadChecksum, 29, "bad_checksum"},
+      {DropReason::kReassemblyOverflow, 30, "reassembly_overflow"},
   };
   EXPECT_LE(std::size(kPins), kDropReasonCount);
   for (const Pin& pin : kPins) {

@@ -1,0 +1,63 @@
+// Alert rings, catalog and drain (see alert_ring.hpp, alerts.hpp).
+#include "dataplane/alerts.hpp"
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+
+#include <array>
+
+#include "dataplane/setup_error.hpp"
+
+namespace sentinel::dataplane {
+
+AlertRing::AlertRing(const std::string& name, uint32_t size) {
+  ring_ = check_ptr(rte_ring_create_elem(name.c_str(), sizeof(AlertRecord), size, SOCKET_ID_ANY,
+                                         RING_F_SP_ENQ | RING_F_SC_DEQ),
+                    "rte_ring_create_elem(" + name + ")");
+}
+
+AlertRing::~AlertRing() { rte_ring_free(ring_); }
+
+namespace {
+uint64_t key_of(uint32_t gid, uint32_t sid) { return uint64_t{gid} << 32 | sid; }
+}  // namespace
+
+AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes) {
+  auto category = [&classes](const std::string& classtype) {
+    const auto it = classes.find(classtype);
+    return it == classes.end() ? std::string() : it->second.description;
+  };
+  if (set != nullptr) {
+    for (const rules::CompiledRule& r : set->rules()) {
+      by_key_[key_of(r.gid, r.sid)] = AlertMeta{r.msg, category(r.classtype), r.severity, r.metadata};
+    }
+  }
+  for (const AnomalyInfo& a : kAnomalies) {
+    by_key_[key_of(rules::kGidAnomalies, static_cast<uint32_t>(a.sid))] =
+        AlertMeta{std::string(a.msg), category(std::string(a.classtype)), a.severity, {}};
+  }
+  unknown_.signature = "unknown signature";
+}
+
+const AlertMeta& AlertCatalog::meta(uint32_t gid, uint32_t sid) const {
+  const auto it = by_key_.find(key_of(gid, sid));
+  return it == by_key_.end() ? unknown_ : it->second;
+}
+
+uint64_t AlertDrain::drain(std::span<AlertRing* const> rings) noexcept {
+  std::array<AlertRecord, 256> batch;
+  uint64_t n = 0;
+  for (AlertRing* ring : rings) {
+    uint32_t got = 0;
+    while ((got = ring->pop(batch.data(), batch.size())) != 0) {
+      for (uint32_t i = 0; i < got; ++i) {
+        eve_.write(batch[i], catalog_.meta(batch[i].gid, batch[i].sid));
+      }
+      n += got;
+    }
+  }
+  written_ += n;
+  return n;
+}
+
+}  // namespace sentinel::dataplane

@@ -1,0 +1,52 @@
+// The control plane's side of alerts: AlertCatalog joins a worker's AlertRecord with what
+// the rules say (message, category, severity, metadata), and AlertDrain moves records from
+// every worker's AlertRing to eve.json. Control plane only: allocates, may throw where
+// stated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/alert_ring.hpp"
+#include "dataplane/eve.hpp"
+#include "rules/matcher.hpp"
+#include "rules/rule.hpp"
+
+namespace sentinel::dataplane {
+
+// What EVE says about each (gid, sid) the dataplane can raise.
+class AlertCatalog {
+ public:
+  // [control] The rules of `set` (may be null) and the anomaly table; categories from
+  // `classes`. Allocates.
+  AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes);
+
+  // [control] The meta of (gid, sid); an unknown pair gets a placeholder naming it.
+  [[nodiscard]] const AlertMeta& meta(uint32_t gid, uint32_t sid) const;
+
+ private:
+  std::unordered_map<uint64_t, AlertMeta> by_key_;
+  AlertMeta unknown_;
+};
+
+// Drains worker rings into an EveWriter.
+class AlertDrain {
+ public:
+  AlertDrain(EveWriter& eve, const AlertCatalog& catalog) : eve_(eve), catalog_(catalog) {}
+
+  // [control] Writes every record waiting in `rings`; returns how many.
+  uint64_t drain(std::span<AlertRing* const> rings) noexcept;
+
+  [[nodiscard]] uint64_t written() const noexcept { return written_; }
+
+ private:
+  EveWriter& eve_;
+  const AlertCatalog& catalog_;
+  uint64_t written_ = 0;
+};
+
+}  // namespace sentinel::dataplane

@@ -1,0 +1,37 @@
+// Loading the signatures at start: the classtype table, the rule files (the [rules] dir, or
+// -S files only, plus -s files), validation and compilation into one immutable RuleSet,
+// and the check that its Hyperscan stream state fits the per-flow slot. Control plane only:
+// throws config::LoadError (file:line:col) for anything wrong in the files.
+#pragma once
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "rules/matcher.hpp"
+#include "rules/rule.hpp"
+
+namespace sentinel::dataplane {
+
+struct RuleSources {
+  std::vector<std::string> only;   // -S: these files instead of the rules directory
+  std::vector<std::string> extra;  // -s: these files as well
+};
+
+struct LoadedSignatures {
+  std::vector<std::string> files;  // in load order
+  rules::ClassificationTable classes;
+  std::string classification_source;
+  std::shared_ptr<const rules::RuleSet> set;  // never null after load_signatures()
+};
+
+// [control] Reads, validates and compiles. Throws config::LoadError.
+[[nodiscard]] LoadedSignatures load_signatures(const config::Config& config, const RuleSources& sources);
+
+// [control] What -T prints about the signatures: files, rule counts by action and protocol,
+// databases (expressions, bytes, compile or cache time), stream state per flow direction.
+void print_signatures(std::FILE* out, const LoadedSignatures& s, const config::Config& config);
+
+}  // namespace sentinel::dataplane
