@@ -66,7 +66,7 @@ inline RunResult run_sentinel(const std::string& binary, const std::vector<std::
   std::string cmd = shell_quote(binary);
   for (const std::string& a : args) cmd += " " + shell_quote(a);
   const auto has = [&args](const char* flag) { return std::find(args.begin(), args.end(), flag) != args.end(); };
-  if ((has("-r") || has("-T")) && !has("-S")) {
+  if ((has("-r") || has("-T")) && !has("-S") && !has("-s")) {
     const std::string empty = scratch / "no-rules.toml";
     std::ofstream{empty};
     cmd += " -S " + shell_quote(empty);

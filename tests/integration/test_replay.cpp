@@ -79,6 +79,38 @@ TEST(Cli, TestConfigGoodAndBad) {
   EXPECT_EQ(r.err, bad + ":3:14: dataplane.burst_size: 0 is out of range 1..256\n");
 }
 
+// -T compiles the rules and prints counts; -S replaces the rules directory, -s adds to it;
+// a bad rule is file:line:col and exit 1; a missing rules directory is an error.
+TEST(Cli, TestConfigCompilesRules) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp / "rules.d");
+  write_file(tmp / "rules.d/a.toml",
+             "[[rule]]\nsid = 1\nmsg = \"a\"\naction = \"drop\"\nproto = \"tcp\"\nmatch = [{ content = \"x\" }]\n"
+             "[[rule]]\nsid = 2\nmsg = \"b\"\nproto = \"udp\"\nmatch = [{ pcre = 'a+b' }]\n");
+  write_file(tmp / "extra.toml", "[[rule]]\nsid = 3\nmsg = \"c\"\naction = \"reject\"\nmatch = [{ content = \"y\" }]\n");
+  const std::string cfg = tmp / "sentinel.toml";
+  write_file(cfg, "[rules]\ndir = \"" + (tmp / "rules.d") + "\"\ncache_dir = \"\"\n");
+  RunResult r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-s", tmp / "extra.toml"}, tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("signatures: 3 (alert 1, drop 1, reject 1, pass 0; tcp 1, udp 1, icmp 0, ip 1)"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stream database: 2 expressions"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("block database: 2 expressions"), std::string::npos) << r.out;
+  r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-S", tmp / "extra.toml"}, tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("signatures: 1 "), std::string::npos) << r.out;
+
+  write_file(tmp / "bad.toml", "[[rule]]\nsid = 1\nmsg = \"a\"\nmatch = [{ pcre = '(a)\\1' }]\n");
+  r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-S", tmp / "bad.toml"}, tmp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(tmp / "bad.toml:4:10: pcre '(a)\\1' rejected by Hyperscan: Back-references are unsupported."), std::string::npos) << r.err;
+
+  write_file(cfg, "[rules]\ndir = \"" + (tmp / "missing") + "\"\ncache_dir = \"\"\n");
+  r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-s", tmp / "extra.toml"}, tmp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a directory"), std::string::npos) << r.err;
+}
+
 TEST(Cli, DumpConfigReadsBackTheSame) {
   TempDir tmp;
   const std::string cfg = tmp / "c.toml";
