@@ -305,7 +305,10 @@ class StreamDirection {
 
   void advance(uint32_t n) noexcept {
     next_seq_ += n;
-    if (cap_ > 0) head_ = static_cast<uint32_t>((uint64_t{head_} + n) % cap_);
+    if (cap_ > 0) {  // no division in the common case: a segment shorter than the ring
+      const uint64_t h = uint64_t{head_} + n;
+      head_ = static_cast<uint32_t>(n < cap_ ? (h >= cap_ ? h - cap_ : h) : h % cap_);
+    }
     hist_len_ = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{hist_len_} + n, cap_));
     clamp_history();
   }
@@ -333,7 +336,9 @@ class StreamDirection {
 
   // Ring slot of the byte at offset `off` (cap_ > 0).
   [[nodiscard]] uint32_t pos(int64_t off) const noexcept {
-    int64_t x = (int64_t{head_} + off) % cap_;
+    int64_t x = int64_t{head_} + off;
+    if (x >= cap_ || x < -int64_t{cap_}) x %= cap_;  // rare: |off| is at most the ring's size
+    if (x >= cap_) x -= cap_;
     if (x < 0) x += cap_;
     return static_cast<uint32_t>(x);
   }

@@ -73,10 +73,11 @@ struct alignas(64) FlowInspect {
     kPassed,      // a pass rule matched, or inspection stopped (overflow): forwarded unscanned
     kBlocked,     // a drop/reject verdict: every later packet is dropped
   };
-  std::array<StreamDirection, kDirectionCount> stream;  // by Direction
-  std::array<rules::Stream, kDirectionCount> hs;
+  // First: every packet reads these before anything else.
   State state = State::kInspecting;
   uint8_t scan_failed = 0;  // bit per direction: a Hyperscan call failed, scanning stopped
+  std::array<rules::Stream, kDirectionCount> hs;
+  std::array<StreamDirection, kDirectionCount> stream;  // by Direction
 };
 
 class alignas(64) Worker {
