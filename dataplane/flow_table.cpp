@@ -284,7 +284,9 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
   }
   const auto slot = static_cast<uint32_t>(pos);
   FlowEntry& e = entries_[slot];
-  e.flow_id = flow_id_base_ | (next_flow_counter_++ & ((uint64_t{1} << kFlowIdCounterBits) - 1));
+  // Never 0: SIEM filters read a zero flow_id as "missing".
+  if ((++next_flow_counter_ & ((uint64_t{1} << kFlowIdCounterBits) - 1)) == 0) ++next_flow_counter_;
+  e.flow_id = flow_id_base_ | (next_flow_counter_ & ((uint64_t{1} << kFlowIdCounterBits) - 1));
   e.first_seen = now_tsc;
   e.last_seen = now_tsc;
   e.packets = {};

@@ -4,6 +4,7 @@
 #include <rte_byteorder.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "dataplane/checksum.hpp"
@@ -42,11 +43,14 @@ uint8_t* start_frame(rte_mbuf* m, const uint8_t* headers, const PacketInfo& pkt,
   const uint32_t len = pkt.l3_offset + ip_len + l4_len;
   auto* f = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(len)));
   if (f == nullptr) return nullptr;
-  std::memcpy(f, headers, pkt.l3_offset);
+  // The L2 header (at most 14 bytes and kMaxVlanTags tags), assembled aside first.
+  std::array<uint8_t, 14 + 4 * kMaxVlanTags> l2;
+  std::memcpy(l2.data(), headers, pkt.l3_offset);
   if (back) {
-    std::memcpy(f, headers + 6, 6);
-    std::memcpy(f + 6, headers, 6);
+    std::memcpy(l2.data(), headers + 6, 6);
+    std::memcpy(l2.data() + 6, headers, 6);
   }
+  std::memcpy(f, l2.data(), pkt.l3_offset);
   uint8_t* ip = f + pkt.l3_offset;
   std::memset(ip, 0, ip_len);
   if (v6) {
