@@ -423,6 +423,8 @@ template <Direction kDir, bool kReplay>
 uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   const uint16_t n = rte_eth_rx_burst(rx_port, setup_.queue, rx_, setup_.burst);
   if (n == 0) return 0;
+  // Streams opened or closed from here on (new flows, evictions) use this worker's pool.
+  StreamStatePool::bind_to_this_thread(stream_pool_.get());
   const bool timed = (++bursts_ & (kLatencySampleEvery - 1)) == 0;
   const uint64_t rx_tsc = rte_rdtsc();
   if constexpr (kReplay) {
@@ -480,7 +482,6 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
 
   // Stage 4: inspection and verdict, frame by frame in arrival order (a flow's segments
   // must reach its stream in order).
-  StreamStatePool::bind_to_this_thread(stream_pool_.get());
   uint16_t n_rejects = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (rx_[i] == nullptr) continue;
