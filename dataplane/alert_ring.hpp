@@ -21,7 +21,8 @@ namespace sentinel::dataplane {
 // gid 4 signature ids. Never renumber: SIEM rules key on them.
 enum class Anomaly : uint32_t {
   kOverlapConflict = 1,     // a retransmission carried bytes different from those first seen
-  kReassemblyOverflow = 2,  // a flow direction's out-of-order bytes outgrew its buffer
+  kReassemblyOverflow = 2,  // a flow direction's out-of-order bytes outgrew its buffer (the
+                            // flow is no longer inspected, or dropped, per [failure])
 };
 
 struct AnomalyInfo {
@@ -35,7 +36,7 @@ inline constexpr std::array<AnomalyInfo, 2> kAnomalies = {{
     {Anomaly::kOverlapConflict, "SENTINEL STREAM retransmission with data different from the bytes first seen",
      "protocol-command-decode", 2},
     {Anomaly::kReassemblyOverflow,
-     "SENTINEL STREAM reassembly buffer overflow, flow direction no longer inspected",
+     "SENTINEL STREAM reassembly buffer overflow, flow no longer inspected",
      "protocol-command-decode", 3},
 }};
 

@@ -259,7 +259,7 @@ FlowEntry* FlowTable::find(const PacketInfo& pkt, uint64_t now_tsc) noexcept {
 
 FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uint32_t wire_bytes,
                                        uint64_t now_tsc) noexcept {
-  if (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6) return {nullptr, false, dir};
+  if (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6) return {nullptr, false, dir, false};
   const CanonicalKey ck = make_flow_key(pkt);
   const hash_sig_t sig = rte_hash_hash(hash_, &ck.key);
 
@@ -268,19 +268,19 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
     FlowEntry& e = entries_[pos];
     if (!is_expired(e, now_tsc)) {
       account(e, pkt, dir, ck.from_lo, wire_bytes, now_tsc);
-      return {&e, false, dir};
+      return {&e, false, dir, ck.from_lo};
     }
     remove_slot(static_cast<uint32_t>(pos));  // timed out: the packet starts a new flow
     counters_->expired.add(1);
   }
 
-  if (size_ >= capacity_ && !make_room(now_tsc)) return {nullptr, false, dir};
+  if (size_ >= capacity_ && !make_room(now_tsc)) return {nullptr, false, dir, ck.from_lo};
   pos = rte_hash_add_key_with_hash(hash_, &ck.key, sig);
   if (pos < 0 || static_cast<uint32_t>(pos) >= capacity_) {
     // Not expected with extendable buckets and size_ < capacity_; refuse rather than fail.
     if (pos >= 0) (void)rte_hash_del_key_with_hash(hash_, &ck.key, sig);
     counters_->table_full.add(1);
-    return {nullptr, false, dir};
+    return {nullptr, false, dir, ck.from_lo};
   }
   const auto slot = static_cast<uint32_t>(pos);
   FlowEntry& e = entries_[slot];
@@ -304,13 +304,21 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
   emb_push_back(slot);
   counters_->created.add(1);
   account(e, pkt, dir, ck.from_lo, wire_bytes, now_tsc);
-  return {&e, true, dir};
+  return {&e, true, dir, ck.from_lo};
 }
 
 void FlowTable::lookup_or_create_burst(std::span<const PacketInfo> pkts, Direction dir,
                                        std::span<const uint32_t> wire_bytes, uint64_t now_tsc,
                                        std::span<FlowLookup> out) noexcept {
+  lookup_or_create_burst(pkts, dir, wire_bytes, std::span<const uint64_t>(&now_tsc, 1), out);
+}
+
+void FlowTable::lookup_or_create_burst(std::span<const PacketInfo> pkts, Direction dir,
+                                       std::span<const uint32_t> wire_bytes, std::span<const uint64_t> times,
+                                       std::span<FlowLookup> out) noexcept {
   const size_t n = std::min({pkts.size(), wire_bytes.size(), out.size()});
+  if (times.empty()) return;
+  const auto time_of = [&times](size_t i) { return times.size() == 1 ? times[0] : times[i]; };
   last_gen_ = last_gen_ + 1 == 0 ? 1 : last_gen_ + 1;
   burst_gen_ = last_gen_;
   std::array<CanonicalKey, RTE_HASH_LOOKUP_BULK_MAX> keys;
@@ -322,7 +330,7 @@ void FlowTable::lookup_or_create_burst(std::span<const PacketInfo> pkts, Directi
     uint32_t nkeys = 0;
     for (size_t i = 0; i < chunk; ++i) {
       const PacketInfo& pkt = pkts[base + i];
-      out[base + i] = {nullptr, false, dir};
+      out[base + i] = {nullptr, false, dir, false};
       if (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6) continue;
       keys[nkeys] = make_flow_key(pkt);
       key_ptrs[nkeys] = &keys[nkeys].key;
@@ -340,14 +348,14 @@ void FlowTable::lookup_or_create_burst(std::span<const PacketInfo> pkts, Directi
       const size_t i = base + index[k];
       const int32_t pos = positions[k];
       if (!changed && pos >= 0 && static_cast<uint32_t>(pos) < capacity_ &&
-          !is_expired(entries_[pos], now_tsc)) {
-        account(entries_[pos], pkts[i], dir, keys[k].from_lo, wire_bytes[i], now_tsc);
-        out[i] = {&entries_[pos], false, dir};
+          !is_expired(entries_[pos], time_of(i))) {
+        account(entries_[pos], pkts[i], dir, keys[k].from_lo, wire_bytes[i], time_of(i));
+        out[i] = {&entries_[pos], false, dir, keys[k].from_lo};
         continue;
       }
       const uint32_t size_before = size_;
       const uint64_t created_before = counters_->created.get();
-      out[i] = lookup_or_create(pkts[i], dir, wire_bytes[i], now_tsc);
+      out[i] = lookup_or_create(pkts[i], dir, wire_bytes[i], time_of(i));
       changed = changed || size_ != size_before || counters_->created.get() != created_before;
     }
   }

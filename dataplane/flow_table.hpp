@@ -96,6 +96,7 @@ struct FlowLookup {
   FlowEntry* entry;  // nullptr: refused, the table is full of flows that may not be evicted
   bool created;
   Direction dir;     // the packet's direction (as passed in)
+  bool from_lo;      // the packet travels from the key's `lo` endpoint: which end sent it
 };
 
 class FlowTable {
@@ -133,6 +134,11 @@ class FlowTable {
   // packet is refused instead when nothing else can go), so later stages may keep out[i].
   void lookup_or_create_burst(std::span<const PacketInfo> pkts, Direction dir, std::span<const uint32_t> wire_bytes,
                               uint64_t now_tsc, std::span<FlowLookup> out) noexcept;
+  // [worker] The same with a time per packet (`times[i]` for `pkts[i]`; a single element
+  // applies to all), for replay, where a burst may span a jump of the capture's clock. The
+  // times must not decrease along the burst.
+  void lookup_or_create_burst(std::span<const PacketInfo> pkts, Direction dir, std::span<const uint32_t> wire_bytes,
+                              std::span<const uint64_t> times, std::span<FlowLookup> out) noexcept;
 
   // [worker] Finds a flow without creating or accounting anything; nullptr if absent or
   // timed out (a timed-out flow is left for expire() or the next lookup_or_create()).

@@ -129,12 +129,11 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
 
   inspect_.reset(new FlowInspect[fl.capacity]);
   // Untouched pages of these stay unbacked: only flows that carry data touch their share.
-  ooo_.reset(new uint8_t[size_t{fl.capacity} * kDirectionCount * fl.reassembly_buffer + 1]);
+  ooo_.reset(new uint8_t[size_t{fl.capacity} * 2 * fl.reassembly_buffer + 1]);
   const rules::RuleSet* rs = setup_.rules;
   item_words_ = rs != nullptr ? rs->stream_item_words() : 0;
-  items_.reset(new uint64_t[size_t{fl.capacity} * kDirectionCount * item_words_ + 1]);
-  stream_pool_ = std::make_unique<StreamStatePool>(fl.capacity * static_cast<uint32_t>(kDirectionCount),
-                                                   fl.stream_state_max);
+  items_.reset(new uint64_t[size_t{fl.capacity} * 2 * item_words_ + 1]);
+  stream_pool_ = std::make_unique<StreamStatePool>(fl.capacity * 2, fl.stream_state_max);
   if (rs != nullptr) {
     const rules::HsStatus st = scratch_.allocate_for(*rs);
     if (!st.ok()) throw SetupError(std::string(st.call) + ": " + rules::hs_error_name(st.code));
@@ -218,15 +217,15 @@ void Worker::on_rule(const rules::CompiledRule& rule, Direction dir) noexcept {
 struct Worker::StreamSink {
   Worker* w;
   FlowInspect* fi;
-  Direction dir;
+  size_t d;       // the stream: which end of the flow sent these bytes
+  Direction dir;  // the side they came from, for the rules' direction
   void deliver(const uint8_t* p, uint32_t n) noexcept {
     const rules::RuleSet* rs = w->setup_.rules;
-    const auto d = static_cast<size_t>(dir);
     if (rs == nullptr || rs->stream_db() == nullptr || (fi->scan_failed & (1u << d)) != 0) return;
     rules::Stream& hs = fi->hs[d];
     if (!hs.is_open()) {
       const size_t slot = static_cast<size_t>(fi - w->inspect_.get());
-      std::span<uint64_t> items(w->items_.get() + (slot * kDirectionCount + d) * w->item_words_, w->item_words_);
+      std::span<uint64_t> items(w->items_.get() + (slot * 2 + d) * w->item_words_, w->item_words_);
       if (!rules::open_stream(*rs, hs, items).ok()) {
         fi->scan_failed |= static_cast<uint8_t>(1u << d);
         w->counters_.inspect.scan_errors.add(1);
@@ -245,13 +244,13 @@ struct Worker::StreamSink {
   }
 };
 
-void Worker::scan_tcp(FlowInspect& fi, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept {
+void Worker::scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept {
   const PacketInfo& pkt = *cur_pkt_;
   uint32_t len = 0;
   const uint8_t* payload = payload_of(m, headers, len);
   const uint32_t seq = read32(headers + pkt.l4_offset + 4);
-  StreamSink sink{this, &fi, dir};
-  StreamDirection& sd = fi.stream[static_cast<size_t>(dir)];
+  StreamSink sink{this, &fi, end, dir};
+  StreamDirection& sd = fi.stream[end];
   const StreamEvent ev = sd.on_segment(seq, pkt.tcp_flags, payload, len, sink);
   if (ev == kStreamNone) return;
   if ((ev & kStreamOverlapConflict) != 0) {
@@ -353,8 +352,8 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   if (fl.created) {
     reset_flow(slot);
     const uint32_t buf = setup_.flows.reassembly_buffer;
-    for (size_t d = 0; d < kDirectionCount; ++d) {
-      fi.stream[d].init({ooo_.get() + (size_t{slot} * kDirectionCount + d) * buf, buf}, setup_.flows.inspect_depth);
+    for (size_t d = 0; d < fi.stream.size(); ++d) {
+      fi.stream[d].init({ooo_.get() + (size_t{slot} * 2 + d) * buf, buf}, setup_.flows.inspect_depth);
     }
     fi.state = FlowInspect::State::kInspecting;
     fi.scan_failed = 0;
@@ -394,7 +393,7 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
         counters_.inspect.segments_uninspected.add(1);
         return DropReason::kNone;
       }
-      scan_tcp(fi, kDir, m, headers);
+      scan_tcp(fi, fl.from_lo ? 0 : 1, kDir, m, headers);
     }
   } else if ((pkt.flags & kFlagLaterFragment) == 0) {
     scan_packet(m, headers, kDir);
@@ -428,8 +427,13 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   const bool timed = (++bursts_ & (kLatencySampleEvery - 1)) == 0;
   const uint64_t rx_tsc = rte_rdtsc();
   if constexpr (kReplay) {
-    const uint64_t ts = *RTE_MBUF_DYNFIELD(rx_[0], setup_.timestamp_field, const uint64_t*);
-    if (ts > now_) now_ = ts;
+    // Each frame's capture time, held where the capture's clock steps back: flows age by
+    // the time of their own frames, even across a jump inside one burst.
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint64_t ts = *RTE_MBUF_DYNFIELD(rx_[i], setup_.timestamp_field, const uint64_t*);
+      if (ts > now_) now_ = ts;
+      times_[i] = now_;
+    }
   } else {
     now_ = rx_tsc;
   }
@@ -478,7 +482,11 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   }
 
   // Stage 3: flow lookup for the whole burst.
-  flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, now_, {flows_, n});
+  if constexpr (kReplay) {
+    flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, std::span<const uint64_t>(times_, n), {flows_, n});
+  } else {
+    flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, now_, {flows_, n});
+  }
 
   // Stage 4: inspection and verdict, frame by frame in arrival order (a flow's segments
   // must reach its stream in order).

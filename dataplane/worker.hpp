@@ -75,9 +75,11 @@ struct alignas(64) FlowInspect {
   };
   // First: every packet reads these before anything else.
   State state = State::kInspecting;
-  uint8_t scan_failed = 0;  // bit per direction: a Hyperscan call failed, scanning stopped
-  std::array<rules::Stream, kDirectionCount> hs;
-  std::array<StreamDirection, kDirectionCount> stream;  // by Direction
+  uint8_t scan_failed = 0;  // bit per stream: a Hyperscan call failed, scanning stopped
+  // By the sending endpoint (0: the flow key's `lo` end), not by side: a replayed capture
+  // may put both ends of a flow on one side.
+  std::array<rules::Stream, 2> hs;
+  std::array<StreamDirection, 2> stream;
 };
 
 class alignas(64) Worker {
@@ -114,7 +116,7 @@ class alignas(64) Worker {
   uint32_t poll_both() noexcept;
   template <Direction kDir>
   DropReason inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept;
-  void scan_tcp(FlowInspect& fi, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
+  void scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
   void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
   void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;
   void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action) noexcept;
@@ -140,7 +142,7 @@ class alignas(64) Worker {
 
   std::unique_ptr<FlowTable> flow_table_;
   std::unique_ptr<FlowInspect[]> inspect_;
-  std::unique_ptr<uint8_t[]> ooo_;          // reassembly buffers: 2 per flow slot
+  std::unique_ptr<uint8_t[]> ooo_;          // reassembly buffers: 2 per flow slot (one per end)
   std::unique_ptr<uint64_t[]> items_;       // item bitmaps: 2 per flow slot
   size_t item_words_ = 0;
   std::unique_ptr<StreamStatePool> stream_pool_;
@@ -159,6 +161,7 @@ class alignas(64) Worker {
   PacketInfo info_[kMaxBurst];
   FlowLookup flows_[kMaxBurst];
   uint32_t wire_[kMaxBurst];
+  uint64_t times_[kMaxBurst];  // replay: each frame's capture time, never decreasing
   rte_mbuf* rx_[kMaxBurst];
   rte_mbuf* tx_[2 * kMaxBurst];  // forwarded frames, then reject frames for the far side
   uint16_t slow_[kMaxBurst];  // burst indexes the common-case parse did not take

@@ -341,6 +341,24 @@ DatabasePtr compile_database(Mode mode, const std::vector<Expression>& exprs,
     throw LoadError(rule.pos, "the combination of the rule's " + std::to_string(rule.match.size()) +
                                   " match items rejected by Hyperscan: " + message);
   }
+  // An error of the database as a whole (e.g. "Have unordered match in sub-expressions"
+  // for a combination): find the first rule whose expressions fail on their own.
+  for (size_t r = 0; r < rules.size(); ++r) {
+    std::vector<Expression> own;
+    for (const Expression& e : exprs) {
+      if (e.rule == r) own.push_back(e);
+    }
+    if (own.empty() || own.size() == exprs.size()) continue;
+    try {
+      (void)compile_database(mode, own, rules);
+    } catch (const LoadError& e) {
+      if (e.pos().file.empty()) {
+        throw LoadError(rules[r].pos, std::string("the rule's match items rejected by Hyperscan (") +
+                                          mode_name(mode) + " database): " + e.message());
+      }
+      throw;
+    }
+  }
   throw LoadError({}, std::string("Hyperscan cannot build the ") + mode_name(mode) + " database (" +
                           std::to_string(exprs.size()) + " expressions): " + message);
 }

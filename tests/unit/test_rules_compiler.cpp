@@ -591,6 +591,11 @@ TEST(RulesCompiler, InvalidItemsAreLoadErrorsAtTheirPosition) {
   // A window a pcre can never fit in is Hyperscan's call.
   expect_load_error({rule(5, Proto::kUdp, {at(window(pcre("abcdef"), 0, 3), 9, 4)})}, 9, 4,
                     "rejected by Hyperscan: ");
+  // A combination Hyperscan refuses only as a whole database (no expression index): the
+  // rule that fails on its own is named (ET sid 2016304 has this shape).
+  expect_load_error({rule(3, Proto::kUdp, {content("abc")}),
+                     rule(7, Proto::kUdp, {content("xyz"), pcre("(?m)^q\\s*$")})},
+                    7, 1, "the rule's match items rejected by Hyperscan (block database): ");
 }
 
 // ---------------------------------------------------------------------------------------
