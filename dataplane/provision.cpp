@@ -1,0 +1,81 @@
+// A worker's state, built and torn down on the control plane (see worker.hpp): the flow
+// table, the per-flow inspection arrays, the stream-state pool, Hyperscan scratch and the
+// alert ring. Everything here may allocate and throw; nothing here runs per packet.
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+#include <chrono>
+#include <string>
+
+#include "dataplane/setup_error.hpp"
+#include "dataplane/worker.hpp"
+
+namespace sentinel::dataplane {
+
+WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uint16_t core_port,
+                         uint16_t queue, const rules::RuleSet* rules) noexcept {
+  WorkerSetup setup;
+  setup.vendor_port = vendor_port;
+  setup.core_port = core_port;
+  setup.queue = queue;
+  setup.burst = static_cast<uint16_t>(config.dataplane.burst_size);
+  setup.drop_malformed_to_core = config.failure.malformed_vendor == config::FailAction::kDrop;
+  setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
+  setup.drop_bad_checksum = config.failure.bad_checksum == config::FailAction::kDrop;
+  setup.drop_reassembly_overflow = config.failure.reassembly_overflow == config::FailAction::kDrop;
+  setup.flows = config.flows;
+  setup.rules = rules;
+  return setup;
+}
+
+Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
+  const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
+  const double cycles_per_us = tsc_hz / 1e6;
+  for (size_t b = 0; b < kLatencyBounds; ++b) {
+    latency_bounds_cycles_[b] = static_cast<uint64_t>(kLatencyBoundsUs[b] * cycles_per_us);
+  }
+  tsc0_ = rte_rdtsc();
+  wall_ns_at_tsc0_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count());
+  ns_per_tsc_ = 1e9 / tsc_hz;
+
+  const config::FlowsConfig& fl = setup_.flows;
+  // The flow clock: capture nanoseconds in replay, TSC cycles live.
+  const double ticks_per_second = setup_.timestamp_field >= 0 ? 1e9 : tsc_hz;
+  FlowTableConfig ft;
+  ft.capacity = fl.capacity;
+  ft.worker_id = id;
+  ft.socket_id = static_cast<int>(rte_socket_id());
+  ft.timeout_embryonic = static_cast<uint64_t>(fl.timeout_embryonic * ticks_per_second);
+  ft.timeout_established = static_cast<uint64_t>(fl.timeout_established * ticks_per_second);
+  ft.timeout_closed = static_cast<uint64_t>(fl.timeout_closed * ticks_per_second);
+  ft.counters = &counters_.flows;
+  flow_table_ = std::make_unique<FlowTable>(ft);
+  flow_table_->set_remove_hook(&Worker::on_flow_removed, this);
+  counters_.flow_capacity.add(fl.capacity);
+
+  inspect_.reset(new FlowInspect[fl.capacity]);
+  // Untouched pages of these stay unbacked: only flows that carry data touch their share.
+  ooo_.reset(new uint8_t[size_t{fl.capacity} * 2 * fl.reassembly_buffer + 1]);
+  const rules::RuleSet* rs = setup_.rules;
+  item_words_ = rs != nullptr ? rs->stream_item_words() : 0;
+  items_.reset(new uint64_t[size_t{fl.capacity} * 2 * item_words_ + 1]);
+  stream_pool_ = std::make_unique<StreamStatePool>(fl.capacity * 2, fl.stream_state_max);
+  if (rs != nullptr) {
+    const rules::HsStatus st = scratch_.allocate_for(*rs);
+    if (!st.ok()) throw SetupError(std::string(st.call) + ": " + rules::hs_error_name(st.code));
+  }
+  alert_ring_ = std::make_unique<AlertRing>("alerts_w" + std::to_string(id), config::kAlertRingSize);
+}
+
+Worker::~Worker() {
+  // Streams hand their state back to this worker's pool, whichever thread runs this.
+  StreamStatePool::bind_to_this_thread(stream_pool_.get());
+  flow_table_.reset();  // before the inspection state its hook resets
+  for (uint32_t s = 0; s < setup_.flows.capacity; ++s) {
+    for (rules::Stream& hs : inspect_[s].hs) hs = rules::Stream{};
+  }
+  StreamStatePool::bind_to_this_thread(nullptr);
+}
+
+}  // namespace sentinel::dataplane
