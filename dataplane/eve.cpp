@@ -14,22 +14,19 @@
 #include <spdlog/spdlog.h>
 #include <string_view>
 
+#include "dataplane/packet.hpp"  // ip_proto
+
 namespace sentinel::dataplane {
 namespace {
 
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr uint8_t kProtoIcmpv6 = 58;
-constexpr uint8_t kProtoSctp = 132;
 
 // Suricata's spelling of the protocols it names; others are the number as a string.
 std::string proto_name(uint8_t proto) {
   switch (proto) {
-    case kProtoTcp: return "TCP";
-    case kProtoUdp: return "UDP";
-    case kProtoIcmp: return "ICMP";
-    case kProtoIcmpv6: return "IPv6-ICMP";
+    case ip_proto::kTcp: return "TCP";
+    case ip_proto::kUdp: return "UDP";
+    case ip_proto::kIcmp: return "ICMP";
+    case ip_proto::kIcmpv6: return "IPv6-ICMP";
     default: return std::to_string(proto);
   }
 }
@@ -71,8 +68,8 @@ std::string eve_alert_json(const AlertRecord& rec, const AlertMeta& meta) {
   j["in_iface"] = side_name(rec.in_iface);
   j["event_type"] = "alert";
   j["src_ip"] = address_text(rec.ip_version, rec.src_addr);
-  const bool ports = rec.ip_proto == kProtoTcp || rec.ip_proto == kProtoUdp || rec.ip_proto == kProtoSctp;
-  const bool icmp = rec.ip_proto == kProtoIcmp || rec.ip_proto == kProtoIcmpv6;
+  const bool ports = rec.ip_proto == ip_proto::kTcp || rec.ip_proto == ip_proto::kUdp || rec.ip_proto == ip_proto::kSctp;
+  const bool icmp = rec.ip_proto == ip_proto::kIcmp || rec.ip_proto == ip_proto::kIcmpv6;
   if (ports) j["src_port"] = rec.src_port;
   j["dest_ip"] = address_text(rec.ip_version, rec.dst_addr);
   if (ports) j["dest_port"] = rec.dst_port;

@@ -23,9 +23,6 @@ namespace sentinel::dataplane {
 
 namespace {
 
-constexpr uint8_t kIpProtoTcp = 6;
-constexpr uint8_t kIpProtoUdp = 17;
-constexpr uint8_t kTcpAck = 0x10;
 
 // Bits of FlowEntry::tcp_seen.
 constexpr uint8_t kSeenLo = 1U << 0;        // the lo endpoint sent a packet
@@ -46,7 +43,7 @@ CanonicalKey make_flow_key(const PacketInfo& pkt) noexcept {
   k.l3 = pkt.l3;
   uint16_t sport = 0;
   uint16_t dport = 0;
-  if ((pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == kIpProtoTcp || pkt.ip_proto == kIpProtoUdp)) {
+  if ((pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == ip_proto::kTcp || pkt.ip_proto == ip_proto::kUdp)) {
     sport = pkt.src_port;
     dport = pkt.dst_port;
   }
@@ -220,7 +217,7 @@ void FlowTable::account(FlowEntry& e, const PacketInfo& pkt, Direction dir, bool
 
   const bool both_seen = (e.tcp_seen & (kSeenLo | kSeenHi)) == (kSeenLo | kSeenHi);
   FlowState next = e.state;
-  if (pkt.ip_proto == kIpProtoTcp && (pkt.flags & kFlagHasL4) != 0) {
+  if (pkt.ip_proto == ip_proto::kTcp && (pkt.flags & kFlagHasL4) != 0) {
     const uint8_t f = pkt.tcp_flags;
     const bool from_opener = from_lo == (e.opener_is_lo != 0);
     if ((f & tcp_flag::kRst) != 0) {
@@ -231,7 +228,7 @@ void FlowTable::account(FlowEntry& e, const PacketInfo& pkt, Direction dir, bool
         next = FlowState::kClosed;
       } else if (e.state == FlowState::kEmbryonic) {
         const bool syn = (f & tcp_flag::kSyn) != 0;
-        const bool ack = (f & kTcpAck) != 0;
+        const bool ack = (f & tcp_flag::kAck) != 0;
         if (!from_opener && syn && ack) e.tcp_seen |= kSynAck;
         if (both_seen && (((e.tcp_seen & kMidstream) != 0) ||
                           (from_opener && ack && !syn && (e.tcp_seen & kSynAck) != 0))) {
@@ -295,8 +292,8 @@ FlowLookup FlowTable::lookup_or_create(const PacketInfo& pkt, Direction dir, uin
   e.opener = dir;
   e.opener_is_lo = ck.from_lo ? 1 : 0;
   e.tcp_seen = 0;
-  if (pkt.ip_proto == kIpProtoTcp && (pkt.flags & kFlagHasL4) != 0 &&
-      (pkt.tcp_flags & (tcp_flag::kSyn | kTcpAck)) != tcp_flag::kSyn) {
+  if (pkt.ip_proto == ip_proto::kTcp && (pkt.flags & kFlagHasL4) != 0 &&
+      (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn) {
     e.tcp_seen = kMidstream;
   }
   e.in_use = 1;

@@ -22,6 +22,15 @@ inline constexpr uint8_t kFlagSnapTruncated = 1U << 2;  // capture cut the frame
 inline constexpr uint8_t kFlagIpOptions = 1U << 3;      // IPv4 options or IPv6 extension headers
 inline constexpr uint8_t kFlagHasL4 = 1U << 4;          // src_port/dst_port/icmp fields valid
 
+// IANA protocol numbers of PacketInfo::ip_proto that the dataplane names.
+namespace ip_proto {
+inline constexpr uint8_t kIcmp = 1;
+inline constexpr uint8_t kTcp = 6;
+inline constexpr uint8_t kUdp = 17;
+inline constexpr uint8_t kIcmpv6 = 58;
+inline constexpr uint8_t kSctp = 132;
+}  // namespace ip_proto
+
 inline constexpr uint8_t kMaxVlanTags = 4;
 inline constexpr uint8_t kMaxIpv6ExtHeaders = 8;
 

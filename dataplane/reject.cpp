@@ -9,18 +9,11 @@
 #include <utility>
 
 #include "dataplane/checksum.hpp"
+#include "dataplane/stream.hpp"  // tcp_flag
 
 namespace sentinel::dataplane {
 namespace {
 
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoIcmpv6 = 58;
-constexpr uint8_t kTcpRst = 0x04;
-constexpr uint8_t kTcpAck = 0x10;
-constexpr uint8_t kTcpSyn = 0x02;
-constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTtl = 64;
 
 void put16(uint8_t* p, uint16_t v) noexcept {
@@ -80,11 +73,11 @@ rte_mbuf* tcp_rst(const rte_mbuf* trigger, const uint8_t* headers, const PacketI
   const uint8_t* tcp = headers + pkt.l4_offset;
   const uint32_t seq = get32(tcp + 4);
   const uint32_t ack = get32(tcp + 8);
-  const bool has_ack = (pkt.tcp_flags & kTcpAck) != 0;
-  const uint32_t seg_len = pkt.payload_len + ((pkt.tcp_flags & kTcpSyn) ? 1 : 0) + ((pkt.tcp_flags & kTcpFin) ? 1 : 0);
+  const bool has_ack = (pkt.tcp_flags & tcp_flag::kAck) != 0;
+  const uint32_t seg_len = pkt.payload_len + ((pkt.tcp_flags & tcp_flag::kSyn) ? 1 : 0) + ((pkt.tcp_flags & tcp_flag::kFin) ? 1 : 0);
   const uint8_t* src = back ? pkt.dst_ip.data() : pkt.src_ip.data();
   const uint8_t* dst = back ? pkt.src_ip.data() : pkt.dst_ip.data();
-  uint8_t* t = start_frame(m, headers, pkt, back, src, dst, kProtoTcp, 20);
+  uint8_t* t = start_frame(m, headers, pkt, back, src, dst, ip_proto::kTcp, 20);
   if (t == nullptr) {
     rte_pktmbuf_free(m);
     return nullptr;
@@ -96,15 +89,15 @@ rte_mbuf* tcp_rst(const rte_mbuf* trigger, const uint8_t* headers, const PacketI
     // To the sender: from where its peer stands, acknowledging the dropped segment.
     put32(t + 4, has_ack ? ack : 0);
     put32(t + 8, seq + seg_len);
-    t[13] = kTcpRst | kTcpAck;
+    t[13] = tcp_flag::kRst | tcp_flag::kAck;
   } else {
     // To the receiver: exactly where the dropped segment would have started.
     put32(t + 4, seq);
     put32(t + 8, has_ack ? ack : 0);
-    t[13] = has_ack ? (kTcpRst | kTcpAck) : kTcpRst;
+    t[13] = has_ack ? (tcp_flag::kRst | tcp_flag::kAck) : tcp_flag::kRst;
   }
   t[12] = 5 << 4;
-  const uint16_t c = l4_checksum(src, dst, pkt.l3 == L3::kIpv6, kProtoTcp, t, 20);
+  const uint16_t c = l4_checksum(src, dst, pkt.l3 == L3::kIpv6, ip_proto::kTcp, t, 20);
   std::memcpy(t + 16, &c, 2);
   return m;
 }
@@ -119,7 +112,7 @@ rte_mbuf* port_unreachable(const rte_mbuf* trigger, const uint8_t* headers, uint
   const uint32_t quote = std::min({avail, want, kRejectQuote});
   rte_mbuf* m = rte_pktmbuf_alloc(trigger->pool);
   if (m == nullptr) return nullptr;
-  const uint8_t proto = v6 ? kProtoIcmpv6 : kProtoIcmp;
+  const uint8_t proto = v6 ? ip_proto::kIcmpv6 : ip_proto::kIcmp;
   // From the datagram's destination back to its sender.
   uint8_t* icmp = start_frame(m, headers, pkt, true, pkt.dst_ip.data(), pkt.src_ip.data(), proto, 8 + quote);
   if (icmp == nullptr) {
@@ -146,10 +139,10 @@ RejectFrames build_reject(const rte_mbuf* trigger, const uint8_t* headers, uint3
                           const PacketInfo& pkt) noexcept {
   RejectFrames out;
   if ((pkt.flags & kFlagHasL4) == 0 || (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6)) return out;
-  if (pkt.ip_proto == kProtoTcp) {
+  if (pkt.ip_proto == ip_proto::kTcp) {
     out.to_sender = tcp_rst(trigger, headers, pkt, true);
     out.to_receiver = tcp_rst(trigger, headers, pkt, false);
-  } else if (pkt.ip_proto == kProtoUdp) {
+  } else if (pkt.ip_proto == ip_proto::kUdp) {
     out.to_sender = port_unreachable(trigger, headers, headers_len, pkt);
   }
   return out;

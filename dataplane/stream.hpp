@@ -41,6 +41,7 @@ namespace tcp_flag {
 inline constexpr uint8_t kFin = 0x01;
 inline constexpr uint8_t kSyn = 0x02;
 inline constexpr uint8_t kRst = 0x04;
+inline constexpr uint8_t kAck = 0x10;
 }  // namespace tcp_flag
 
 // What one call of StreamDirection::on_segment did: a bitmask of the kStream* values.

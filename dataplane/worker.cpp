@@ -16,10 +16,6 @@
 namespace sentinel::dataplane {
 namespace {
 
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr uint8_t kProtoIcmp = 1;
-constexpr uint8_t kProtoIcmpv6 = 58;
 
 bool nets_accept(const rules::NetSet& nets, bool v6, const uint8_t* addr) noexcept {
   bool in = nets.include.empty();
@@ -49,10 +45,10 @@ bool ports_accept(std::span<const rules::PortRange> ranges, bool has_ports, uint
 bool rule_applies(const rules::CompiledRule& r, const PacketInfo& pkt, Direction dir) noexcept {
   switch (r.proto) {
     case rules::Proto::kIp: break;
-    case rules::Proto::kTcp: if (pkt.ip_proto != kProtoTcp) return false; break;
-    case rules::Proto::kUdp: if (pkt.ip_proto != kProtoUdp) return false; break;
+    case rules::Proto::kTcp: if (pkt.ip_proto != ip_proto::kTcp) return false; break;
+    case rules::Proto::kUdp: if (pkt.ip_proto != ip_proto::kUdp) return false; break;
     case rules::Proto::kIcmp:
-      if (pkt.ip_proto != kProtoIcmp && pkt.ip_proto != kProtoIcmpv6) return false;
+      if (pkt.ip_proto != ip_proto::kIcmp && pkt.ip_proto != ip_proto::kIcmpv6) return false;
       break;
   }
   if (r.direction == rules::Direction::kToCore && dir != Direction::kToCore) return false;
@@ -61,7 +57,7 @@ bool rule_applies(const rules::CompiledRule& r, const PacketInfo& pkt, Direction
   if (!nets_accept(r.src_nets, v6, pkt.src_ip.data()) || !nets_accept(r.dst_nets, v6, pkt.dst_ip.data())) {
     return false;
   }
-  const bool has_ports = (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == kProtoTcp || pkt.ip_proto == kProtoUdp);
+  const bool has_ports = (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == ip_proto::kTcp || pkt.ip_proto == ip_proto::kUdp);
   return ports_accept(r.src_ports, has_ports, pkt.src_port) && ports_accept(r.dst_ports, has_ports, pkt.dst_port);
 }
 
@@ -216,7 +212,7 @@ void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir
   rec.pcap_cnt = setup_.frame_number_field >= 0 ? *RTE_MBUF_DYNFIELD(m, setup_.frame_number_field, const uint64_t*) : 0;
   rec.src_addr = pkt.src_ip;
   rec.dst_addr = pkt.dst_ip;
-  const bool ports = (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == kProtoTcp || pkt.ip_proto == kProtoUdp);
+  const bool ports = (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == ip_proto::kTcp || pkt.ip_proto == ip_proto::kUdp);
   rec.src_port = ports ? pkt.src_port : 0;
   rec.dst_port = ports ? pkt.dst_port : 0;
   rec.icmp_type = pkt.icmp_type;
@@ -247,7 +243,7 @@ void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir
 void Worker::reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, uint16_t rx_port,
                     uint16_t& n_rejects) noexcept {
   const RejectFrames r = build_reject(m, headers, headers_len, *cur_pkt_);
-  const bool expected_two = cur_pkt_->ip_proto == kProtoTcp;
+  const bool expected_two = cur_pkt_->ip_proto == ip_proto::kTcp;
   const uint32_t built = (r.to_sender != nullptr) + (r.to_receiver != nullptr);
   counters_.inspect.reject_failed.add((expected_two ? 2u : 1u) - built);
   for (rte_mbuf* f : {r.to_sender, r.to_receiver}) {
@@ -307,7 +303,7 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   }
 
   const bool has_l4 = (pkt.flags & kFlagHasL4) != 0 && (pkt.flags & kFlagLaterFragment) == 0;
-  if (pkt.ip_proto == kProtoTcp) {
+  if (pkt.ip_proto == ip_proto::kTcp) {
     if (!has_l4) return DropReason::kNone;  // a later fragment or a header cut by the capture
     const bool carries = pkt.payload_len != 0 || (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kFin | tcp_flag::kRst)) != 0;
     if (carries) {
