@@ -39,6 +39,14 @@ ClientMetric gauge(double value, std::vector<ClientMetric::Label> labels = {}) {
   return m;
 }
 
+// A family with one unlabelled sample.
+MetricFamily single(const char* name, const char* help, MetricType type, uint64_t value) {
+  MetricFamily f = family(name, help, type);
+  const auto v = static_cast<double>(value);
+  f.metric.push_back(type == MetricType::Gauge ? gauge(v) : counter(v));
+  return f;
+}
+
 // One family with a sample per port, `port` labelled vendor/core.
 template <typename Field>
 MetricFamily per_port(const MetricsSnapshot& s, const char* name, const char* help, MetricType type,
@@ -122,24 +130,16 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
     }
   }
   out.push_back(std::move(alerts));
-  MetricFamily alerts_dropped = family("sentinel_alerts_dropped_total",
-                                       "Alerts raised but not written: alert ring full, more than a packet "
-                                       "carries, or eve.json not writable.",
-                                       MetricType::Counter);
-  alerts_dropped.metric.push_back(counter(static_cast<double>(in.alerts_dropped + s.alert_write_errors)));
-  out.push_back(std::move(alerts_dropped));
+  out.push_back(single("sentinel_alerts_dropped_total",
+                       "Alerts raised but not written: alert ring full, more than a packet carries, or "
+                       "eve.json not writable.",
+                       MetricType::Counter, in.alerts_dropped + s.alert_write_errors));
 
   const FlowTotals& fl = s.totals.flows;
-  MetricFamily active = family("sentinel_flows_active", "Flows in the flow tables.", MetricType::Gauge);
-  active.metric.push_back(gauge(static_cast<double>(fl.active())));
-  out.push_back(std::move(active));
-  MetricFamily created = family("sentinel_flows_created_total", "Flows created.", MetricType::Counter);
-  created.metric.push_back(counter(static_cast<double>(fl.created)));
-  out.push_back(std::move(created));
-  MetricFamily expired = family("sentinel_flows_expired_total", "Flows removed after their idle timeout.",
-                                MetricType::Counter);
-  expired.metric.push_back(counter(static_cast<double>(fl.expired)));
-  out.push_back(std::move(expired));
+  out.push_back(single("sentinel_flows_active", "Flows in the flow tables.", MetricType::Gauge, fl.active()));
+  out.push_back(single("sentinel_flows_created_total", "Flows created.", MetricType::Counter, fl.created));
+  out.push_back(single("sentinel_flows_expired_total", "Flows removed after their idle timeout.",
+                       MetricType::Counter, fl.expired));
   MetricFamily evicted = family("sentinel_flows_evicted_total",
                                 "Flows removed from a full table to make room: timeout (idle past its "
                                 "timeout), embryonic (the oldest flow without a completed handshake).",
@@ -147,16 +147,12 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   evicted.metric.push_back(counter(static_cast<double>(fl.evicted_timeout), {{"reason", "timeout"}}));
   evicted.metric.push_back(counter(static_cast<double>(fl.evicted_embryonic_pressure), {{"reason", "embryonic"}}));
   out.push_back(std::move(evicted));
-  MetricFamily refused = family("sentinel_flows_refused_total",
-                                "Packets whose new flow found the table full of established flows; "
-                                "forwarded uninspected.",
-                                MetricType::Counter);
-  refused.metric.push_back(counter(static_cast<double>(fl.table_full)));
-  out.push_back(std::move(refused));
-  MetricFamily capacity = family("sentinel_flow_table_capacity", "Flow-table entries, all workers.",
-                                 MetricType::Gauge);
-  capacity.metric.push_back(gauge(static_cast<double>(fl.capacity)));
-  out.push_back(std::move(capacity));
+  out.push_back(single("sentinel_flows_refused_total",
+                       "Packets whose new flow found the table full of established flows; forwarded "
+                       "uninspected.",
+                       MetricType::Counter, fl.table_full));
+  out.push_back(single("sentinel_flow_table_capacity", "Flow-table entries, all workers.", MetricType::Gauge,
+                       fl.capacity));
 
   const std::pair<const char*, const char*> stream_help[] = {
       {"sentinel_stream_bytes_inspected_total", "TCP stream bytes scanned."},
@@ -170,9 +166,7 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   const uint64_t stream_values[] = {in.stream_bytes, in.depth_reached, in.reassembly_overflows,
                                     in.segments_uninspected, in.scan_errors};
   for (size_t k = 0; k < std::size(stream_values); ++k) {
-    MetricFamily f = family(stream_help[k].first, stream_help[k].second, MetricType::Counter);
-    f.metric.push_back(counter(static_cast<double>(stream_values[k])));
-    out.push_back(std::move(f));
+    out.push_back(single(stream_help[k].first, stream_help[k].second, MetricType::Counter, stream_values[k]));
   }
   MetricFamily rejects = family("sentinel_reject_frames_total",
                                 "TCP RST and ICMP unreachable frames for reject verdicts, by result.",
