@@ -159,11 +159,12 @@ void read_network(const toml::table& root, NetworkConfig& network) {
 
 void read_failure(const toml::table& root, FailureConfig& failure) {
   const Section section(root, "failure", {"malformed_vendor", "malformed_core", "bad_checksum",
-                                          "reassembly_overflow"});
+                                          "reassembly_overflow", "spoofed_source"});
   section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
   section.read("malformed_core", kFailActionNames, failure.malformed_core);
   section.read("bad_checksum", kFailActionNames, failure.bad_checksum);
   section.read("reassembly_overflow", kFailActionNames, failure.reassembly_overflow);
+  section.read("spoofed_source", kFailActionNames, failure.spoofed_source);
 }
 
 void read_rules(const toml::table& root, RulesConfig& rules) {
@@ -206,9 +207,10 @@ bool valid_listen_address(const std::string& text) {
 }
 
 void read_metrics(const toml::table& root, MetricsConfig& metrics, bool& given) {
-  const Section section(root, "metrics", {"listen"});
+  const Section section(root, "metrics", {"listen", "rules"});
   given = root.get("metrics") != nullptr;
   section.read("listen", metrics.listen);
+  section.read("rules", metrics.rules);
   if (const toml::node* node = section.get("listen"); node && !valid_listen_address(metrics.listen)) {
     fail(node->source(), section.path("listen") + ": '" + metrics.listen +
                              "' is not IPv4:port or [IPv6]:port (numeric address, port 1..65535)");
@@ -259,8 +261,9 @@ std::string dump_config(const Config& config) {
       {"failure", toml::table{{"malformed_vendor", to_string(config.failure.malformed_vendor)},
                               {"malformed_core", to_string(config.failure.malformed_core)},
                               {"bad_checksum", to_string(config.failure.bad_checksum)},
-                              {"reassembly_overflow", to_string(config.failure.reassembly_overflow)}}},
-      {"metrics", toml::table{{"listen", config.metrics.listen}}},
+                              {"reassembly_overflow", to_string(config.failure.reassembly_overflow)},
+                              {"spoofed_source", to_string(config.failure.spoofed_source)}}},
+      {"metrics", toml::table{{"listen", config.metrics.listen}, {"rules", config.metrics.rules}}},
       {"rules", toml::table{{"dir", config.rules.dir},
                             {"cache_dir", config.rules.cache_dir},
                             {"classification", config.rules.classification}}},

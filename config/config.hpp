@@ -51,6 +51,7 @@ struct MetricsConfig {
   // Management address of the Prometheus endpoint (/metrics), "IPv4:port" or "[IPv6]:port".
   // Never an inline port: those carry no address.
   std::string listen = "127.0.0.1:9752";
+  bool rules = false;  // also serve /metrics/rules: counts per allow (one series each)
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
 };
 
@@ -78,6 +79,7 @@ struct FailureConfig {
   FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
   FailAction bad_checksum = FailAction::kPass;      // TCP segment with a bad IP/TCP checksum
   FailAction reassembly_overflow = FailAction::kPass;  // out-of-order buffer overflowed
+  FailAction spoofed_source = FailAction::kDrop;     // vendor-port IP source outside vendor_nets
   friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
 };
 

@@ -14,5 +14,6 @@ inline constexpr uint32_t kMaxReassemblyBuffer = 1u << 20;  // out-of-order byte
 inline constexpr uint32_t kMaxStreamState = 1u << 16;       // Hyperscan stream state per direction
 inline constexpr uint32_t kMaxAlertsPerPacket = 8;   // more in one packet: counted as dropped
 inline constexpr uint32_t kAlertRingSize = 16384;    // alert records per worker ring (2^n)
+inline constexpr uint32_t kLearnTableSize = 65536;   // learn mode: observations per worker
 
 }  // namespace sentinel::config

@@ -38,13 +38,19 @@ struct AlertRecord {
   uint16_t dst_port = 0;
   uint8_t icmp_type = 0;   // ICMP and ICMPv6 only
   uint8_t icmp_code = 0;
-  uint8_t ip_version = 4;  // 4 or 6
+  uint8_t ip_version = 4;  // 4 or 6; 0 for a non-IP frame (policy.l2)
   uint8_t ip_proto = 0;    // IANA protocol number (6 TCP, 17 UDP, 1 ICMP, 58 IPv6-ICMP)
   Side in_iface = Side::kVendor;
   Direction direction = Direction::kToCore;
   Verdict verdict = Verdict::kForwarded;
   rules::Action action = rules::Action::kAlert;  // the rule's action
+  uint8_t flags = 0;       // kAlertFlag*
+  uint16_t ether_type = 0;             // non-IP alerts (ip_version 0): host byte order
+  std::array<uint8_t, 6> src_mac{};    // non-IP alerts: the sender
 };
+
+// Bits of AlertRecord::flags.
+inline constexpr uint8_t kAlertFlagMidStream = 1U << 0;  // policy: TCP flow first seen without its SYN
 
 static_assert(std::is_trivially_copyable_v<AlertRecord>);
 static_assert(std::is_standard_layout_v<AlertRecord>);

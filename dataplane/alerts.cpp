@@ -5,6 +5,7 @@
 #include <rte_lcore.h>
 
 #include <array>
+#include <new>
 
 #include "dataplane/setup_error.hpp"
 
@@ -20,9 +21,11 @@ AlertRing::~AlertRing() { rte_ring_free(ring_); }
 
 namespace {
 uint64_t key_of(uint32_t gid, uint32_t sid) { return uint64_t{gid} << 32 | sid; }
+constexpr std::string_view kPolicyClasstype = "policy-violation";
 }  // namespace
 
-AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes) {
+AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes,
+                           const rules::Policy* policy) {
   auto category = [&classes](const std::string& classtype) {
     const auto it = classes.find(classtype);
     return it == classes.end() ? std::string() : it->second.description;
@@ -36,7 +39,19 @@ AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::Classificatio
     by_key_[key_of(rules::kGidAnomalies, static_cast<uint32_t>(a.sid))] =
         AlertMeta{std::string(a.msg), category(std::string(a.classtype)), a.severity, {}};
   }
+  if (policy != nullptr) {
+    const auto it = classes.find(std::string(kPolicyClasstype));
+    const int severity = it == classes.end() ? 2 : it->second.severity;
+    by_key_[key_of(rules::kGidPolicy, policy->default_sid)] =
+        AlertMeta{"policy: not allowed", category(std::string(kPolicyClasstype)), severity, {}};
+  }
   unknown_.signature = "unknown signature";
+}
+
+AlertMeta AlertCatalog::meta_of(const AlertRecord& rec) const {
+  AlertMeta m = meta(rec.gid, rec.sid);
+  if (rec.gid == rules::kGidPolicy) m.signature = policy_signature(rec);
+  return m;
 }
 
 const AlertMeta& AlertCatalog::meta(uint32_t gid, uint32_t sid) const {
@@ -51,7 +66,16 @@ uint64_t AlertDrain::drain(std::span<AlertRing* const> rings) noexcept {
     uint32_t got = 0;
     while ((got = ring->pop(batch.data(), batch.size())) != 0) {
       for (uint32_t i = 0; i < got; ++i) {
-        eve_.write(batch[i], catalog_.meta(batch[i].gid, batch[i].sid));
+        const AlertMeta& fixed = catalog_.meta(batch[i].gid, batch[i].sid);
+        if (batch[i].gid != rules::kGidPolicy) {
+          eve_.write(batch[i], fixed);
+          continue;
+        }
+        try {
+          eve_.write(batch[i], catalog_.meta_of(batch[i]));
+        } catch (const std::bad_alloc&) {  // out of memory: the line still goes out, less specific
+          eve_.write(batch[i], fixed);
+        }
       }
       n += got;
     }

@@ -14,6 +14,7 @@
 #include "dataplane/alert_ring.hpp"
 #include "dataplane/eve.hpp"
 #include "rules/matcher.hpp"
+#include "rules/policy.hpp"
 #include "rules/rule.hpp"
 
 namespace sentinel::dataplane {
@@ -21,12 +22,15 @@ namespace sentinel::dataplane {
 // What EVE says about each (gid, sid) the dataplane can raise.
 class AlertCatalog {
  public:
-  // [control] The rules of `set` (may be null) and the anomaly table; categories from
-  // `classes`. Allocates.
-  AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes);
+  // [control] The rules of `set` (may be null), the anomaly table and, with a policy, its
+  // violation alerts (classtype policy-violation); categories from `classes`. Allocates.
+  AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes,
+               const rules::Policy* policy = nullptr);
 
   // [control] The meta of (gid, sid); an unknown pair gets a placeholder naming it.
   [[nodiscard]] const AlertMeta& meta(uint32_t gid, uint32_t sid) const;
+  // [control] The meta of a record: a policy alert's signature names what was attempted.
+  [[nodiscard]] AlertMeta meta_of(const AlertRecord& rec) const;
 
  private:
   std::unordered_map<uint64_t, AlertMeta> by_key_;

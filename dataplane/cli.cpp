@@ -12,6 +12,8 @@ const char* usage_text() noexcept {
                                    what was loaded, exit
   sentinel [-c FILE] -r PCAP [-w OUT.pcap] [-l DIR] [--vendor-net CIDR]...
                                    replay a capture offline through the dataplane
+  sentinel [-c FILE] -r PCAP --vendor-net CIDR... --learn-policy OUT.toml
+                                   learn the communication policy from a capture
 options:
   -c, --config FILE      configuration (TOML); without it the built-in defaults apply
   -T, --test-config      load and check everything, then exit (0 = good, 1 = error)
@@ -22,19 +24,23 @@ options:
   -s FILE                load this rule file as well; repeatable
       --vendor-net CIDR  replay: a vendor-side network; repeat for more; replaces
                          [network] vendor_nets
+      --learn-policy OUT.toml
+                         replay in policy learn mode (no enforcement, no policy
+                         alerts) and write the learned policy file to OUT.toml
   -V, --version          print the version
       --build-info       print library versions, CPU features and eBPF JIT availability
       --dump-config      print the effective configuration as TOML
   -h, --help             this text
   -- EAL-ARGS...         extra DPDK EAL arguments, appended last (for debugging)
 signals (live): SIGINT/SIGTERM stop cleanly; SIGUSR1 reopens eve.json (after log
-rotation); SIGHUP reload and SIGUSR2 write the learned policy are reserved.
+rotation); SIGUSR2 writes <log dir>/learned-policy.toml when the policy is in learn
+mode; SIGHUP (reload) is reserved.
 exit status: 0 success, 1 error, 2 replay stopped by a capture read error.
 )";
 }
 
 std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
-  enum : int { kBuildInfo = 1000, kDumpConfig, kVendorNet };
+  enum : int { kBuildInfo = 1000, kDumpConfig, kVendorNet, kLearnPolicy };
   static const option kLong[] = {
       {"config", required_argument, nullptr, 'c'},
       {"test-config", no_argument, nullptr, 'T'},
@@ -42,6 +48,7 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
       {"write", required_argument, nullptr, 'w'},
       {"log-dir", required_argument, nullptr, 'l'},
       {"vendor-net", required_argument, nullptr, kVendorNet},
+      {"learn-policy", required_argument, nullptr, kLearnPolicy},
       {"version", no_argument, nullptr, 'V'},
       {"build-info", no_argument, nullptr, kBuildInfo},
       {"dump-config", no_argument, nullptr, kDumpConfig},
@@ -62,6 +69,7 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
       case 'S': o.rules_only.emplace_back(optarg); break;
       case 's': o.rules_extra.emplace_back(optarg); break;
       case kVendorNet: o.vendor_nets.emplace_back(optarg); break;
+      case kLearnPolicy: o.learn_policy = optarg; break;
       case 'V': o.version = true; break;
       case kBuildInfo: o.build_info = true; break;
       case kDumpConfig: o.dump_config = true; break;
@@ -86,6 +94,10 @@ std::optional<CliOptions> parse_cli(int argc, char** argv, std::string& error) {
   }
   if (!o.vendor_nets.empty() && o.read_pcap.empty()) {
     error = "--vendor-net needs -r: live mode takes [network] vendor_nets from the config";
+    return std::nullopt;
+  }
+  if (!o.learn_policy.empty() && o.read_pcap.empty()) {
+    error = "--learn-policy needs -r: a running sentinel learns with [policy] mode = \"learn\" and SIGUSR2";
     return std::nullopt;
   }
   if (o.test_config && !o.read_pcap.empty()) {

@@ -16,6 +16,7 @@ struct CliOptions {
   std::vector<std::string> vendor_nets;  // --vendor-net, repeatable
   std::vector<std::string> rules_only;   // -S, repeatable: only these rule files
   std::vector<std::string> rules_extra;  // -s, repeatable: these rule files as well
+  std::string learn_policy;              // --learn-policy: replay in learn mode, write here
   bool version = false;                  // -V, --version
   bool build_info = false;               // --build-info
   bool dump_config = false;              // --dump-config

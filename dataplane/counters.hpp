@@ -41,9 +41,9 @@ inline constexpr std::array<double, 10> kLatencyBoundsUs = {1, 2, 5, 10, 20, 50,
 inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
 
 // Alerts by where they come from and by the action of what raised them (pass never alerts).
-enum class AlertSource : uint8_t { kSignature = 0, kAnomaly = 1 };
-inline constexpr size_t kAlertSourceCount = 2;
-inline constexpr std::array<const char*, kAlertSourceCount> kAlertSourceNames = {"signature", "anomaly"};
+enum class AlertSource : uint8_t { kSignature = 0, kAnomaly = 1, kPolicy = 2 };
+inline constexpr size_t kAlertSourceCount = 3;
+inline constexpr std::array<const char*, kAlertSourceCount> kAlertSourceNames = {"signature", "anomaly", "policy"};
 inline constexpr size_t kAlertActionCount = 3;  // rules::Action kAlert, kDrop, kReject
 inline constexpr std::array<const char*, kAlertActionCount> kAlertActionNames = {"alert", "drop", "reject"};
 
@@ -69,6 +69,14 @@ struct InspectCounters {
   Counter reject_failed;         // ... that could not be built (no mbuf) or sent (tx full)
 };
 
+// Communication policy decisions (one writer: the worker).
+struct PolicyCounters {
+  Counter allowed;     // flows an [[allow]] permits (or an ICMP error of one, ND)
+  Counter violations;  // flows none permits, and non-IP (source MAC, ethertype) pairs alerted
+  Counter learn_entries;     // learn: distinct observations recorded
+  Counter learn_table_full;  // learn: new observations refused, the table was full
+};
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
@@ -82,6 +90,7 @@ struct alignas(64) WorkerCounters {
   FlowTableCounters flows;
   Counter flow_capacity;  // the worker's flow-table size, added once at start
   InspectCounters inspect;
+  PolicyCounters policy;
 };
 
 struct FlowTotals {
@@ -118,6 +127,13 @@ struct InspectTotals {
   }
 };
 
+struct PolicyTotals {
+  uint64_t allowed = 0;
+  uint64_t violations = 0;
+  uint64_t learn_entries = 0;
+  uint64_t learn_table_full = 0;
+};
+
 // A sum over workers, taken by the control plane.
 struct Totals {
   std::array<uint64_t, kDirectionCount> rx_packets{};
@@ -132,6 +148,7 @@ struct Totals {
   uint64_t latency_samples = 0;
   FlowTotals flows;
   InspectTotals inspect;
+  PolicyTotals policy;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -176,6 +193,10 @@ struct Totals {
     t.inspect.scan_errors += c.scan_errors.get();
     t.inspect.reject_sent += c.reject_sent.get();
     t.inspect.reject_failed += c.reject_failed.get();
+    t.policy.allowed += w->policy.allowed.get();
+    t.policy.violations += w->policy.violations.get();
+    t.policy.learn_entries += w->policy.learn_entries.get();
+    t.policy.learn_table_full += w->policy.learn_table_full.get();
   }
   return t;
 }

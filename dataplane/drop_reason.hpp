@@ -42,7 +42,9 @@ namespace sentinel::dataplane {
   X(kSignature, "signature", kDataplane)                    /* a drop/reject rule matched */   \
   X(kFlowBlocked, "flow_blocked", kDataplane)               /* its flow was dropped earlier */ \
   X(kBadChecksum, "bad_checksum", kDataplane)               /* TCP segment: IPv4/TCP checksum */\
-  X(kReassemblyOverflow, "reassembly_overflow", kDataplane) /* out-of-order buffer full */
+  X(kReassemblyOverflow, "reassembly_overflow", kDataplane) /* out-of-order buffer full */  \
+  X(kPolicy, "policy", kDataplane)                          /* no [[allow]], default drop/reject */\
+  X(kSpoofedSource, "spoofed_source", kDataplane)           /* vendor port, source not a vendor net */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 
@@ -82,7 +84,7 @@ inline constexpr std::array<DropKind, kDropReasonCount> kDropReasonKinds = {
 }
 
 constexpr bool can_fail_open(DropReason r) noexcept {
-  return is_malformed(r) || r == DropReason::kBadChecksum;
+  return is_malformed(r) || r == DropReason::kBadChecksum || r == DropReason::kSpoofedSource;
 }
 
 }  // namespace sentinel::dataplane

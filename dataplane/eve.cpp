@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <exception>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "dataplane/packet.hpp"  // ip_proto
+#include "rules/policy.hpp"      // ethertype_name
 
 namespace sentinel::dataplane {
 namespace {
@@ -45,7 +47,41 @@ std::string_view verdict_name(Verdict v) { return v == Verdict::kDropped ? "drop
 
 bool blocks(rules::Action a) { return a == rules::Action::kDrop || a == rules::Action::kReject; }
 
+std::string mac_text(const std::array<uint8_t, 6>& mac) {
+  char buf[18];
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+  return buf;
+}
+
 }  // namespace
+
+std::string policy_signature(const AlertRecord& rec) {
+  std::string text = "policy: ";
+  text += side_name(rec.in_iface);
+  text += " \u2192 ";
+  if (rec.ip_version == 0) {
+    char et[8];
+    std::snprintf(et, sizeof et, "0x%04x", rec.ether_type);
+    text += "ethertype ";
+    text += et;
+    if (const char* name = rules::ethertype_name(rec.ether_type)) text += std::string(" (") + name + ")";
+    return text + " not allowed";
+  }
+  const std::string addr = address_text(rec.ip_version, rec.dst_addr);
+  std::string proto = proto_name(rec.ip_proto);
+  for (char& c : proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (rec.ip_proto == ip_proto::kTcp || rec.ip_proto == ip_proto::kUdp) {
+    text += rec.ip_version == 6 ? "[" + addr + "]" : addr;
+    text += ":" + std::to_string(rec.dst_port) + "/" + proto;
+  } else if (rec.ip_proto == ip_proto::kIcmp || rec.ip_proto == ip_proto::kIcmpv6) {
+    text += addr + "/" + proto + " type " + std::to_string(rec.icmp_type);
+  } else {
+    text += addr + "/" + proto;
+  }
+  text += " not allowed";
+  if ((rec.flags & kAlertFlagMidStream) != 0) text += " (mid-stream)";
+  return text;
+}
 
 std::string eve_timestamp(uint64_t ts_ns) {
   const auto secs = static_cast<std::time_t>(ts_ns / 1'000'000'000u);
@@ -67,13 +103,21 @@ std::string eve_alert_json(const AlertRecord& rec, const AlertMeta& meta) {
   if (rec.pcap_cnt != 0) j["pcap_cnt"] = rec.pcap_cnt;
   j["in_iface"] = side_name(rec.in_iface);
   j["event_type"] = "alert";
-  j["src_ip"] = address_text(rec.ip_version, rec.src_addr);
+  if (rec.ip_version == 0) {  // a non-IP frame (policy.l2): Suricata's ether object instead of addresses
+    char et[8];
+    std::snprintf(et, sizeof et, "0x%04x", rec.ether_type);
+    j["proto"] = "ETHERNET";
+    j["ether"] = {{"src_mac", mac_text(rec.src_mac)}, {"ether_type", et}};
+  }
+  if (rec.ip_version != 0) j["src_ip"] = address_text(rec.ip_version, rec.src_addr);
   const bool ports = rec.ip_proto == ip_proto::kTcp || rec.ip_proto == ip_proto::kUdp || rec.ip_proto == ip_proto::kSctp;
   const bool icmp = rec.ip_proto == ip_proto::kIcmp || rec.ip_proto == ip_proto::kIcmpv6;
   if (ports) j["src_port"] = rec.src_port;
-  j["dest_ip"] = address_text(rec.ip_version, rec.dst_addr);
-  if (ports) j["dest_port"] = rec.dst_port;
-  j["proto"] = proto_name(rec.ip_proto);
+  if (rec.ip_version != 0) {
+    j["dest_ip"] = address_text(rec.ip_version, rec.dst_addr);
+    if (ports) j["dest_port"] = rec.dst_port;
+    j["proto"] = proto_name(rec.ip_proto);
+  }
   if (icmp) {
     j["icmp_type"] = rec.icmp_type;
     j["icmp_code"] = rec.icmp_code;

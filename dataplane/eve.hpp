@@ -41,6 +41,11 @@ struct AlertMeta {
 // sentinel.verdict). Allocates; throws std::bad_alloc only.
 [[nodiscard]] std::string eve_alert_json(const AlertRecord& rec, const AlertMeta& meta);
 
+// [control] The signature text of a policy alert (gid 2), made from the record: "policy:
+// vendor → 10.9.9.9:443/tcp not allowed", "... (mid-stream)" for a TCP flow first seen
+// without its SYN, "policy: vendor → ethertype 0x88cc (lldp) not allowed" for non-IP.
+[[nodiscard]] std::string policy_signature(const AlertRecord& rec);
+
 // [control] "YYYY-MM-DDTHH:MM:SS.uuuuuu+0000" (UTC, microseconds truncated) for ns since the
 // epoch. Allocates.
 [[nodiscard]] std::string eve_timestamp(uint64_t ts_ns);

@@ -18,6 +18,7 @@
 #include "dataplane/build_info.hpp"
 #include "dataplane/eve.hpp"
 #include "dataplane/metrics.hpp"
+#include "dataplane/policy.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/setup_error.hpp"
 #include "dataplane/signals.hpp"
@@ -70,30 +71,45 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   spdlog::info("{}", start_port("core", core, settings, pool));
   check_same_mtu(vendor, core);
 
+  const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
+  const rules::Policy* rules_policy = policy ? &policy->policy : nullptr;
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<const WorkerCounters*> counters;
   std::vector<AlertRing*> rings;
   for (uint16_t queue = 0; queue < dp.workers; ++queue) {
     workers.push_back(std::make_unique<Worker>(
-        worker_setup(config, vendor, core, queue, signatures.set.get()), queue));
+        worker_setup(config, vendor, core, queue, signatures.set.get(), rules_policy,
+                     policy ? policy->classifier.get() : nullptr, policy && policy->learn()),
+        queue));
     counters.push_back(&workers.back()->counters());
     rings.push_back(&workers.back()->alerts());
   }
   EveWriter eve(config.log.dir);
-  const AlertCatalog catalog(signatures.set.get(), signatures.classes);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy);
   AlertDrain alerts(eve, catalog);
   spdlog::info("alerts: {}", eve.path());
+  std::vector<const Worker*> worker_views;
+  std::vector<const LearnTable*> learn_tables;
+  for (const auto& w : workers) {
+    worker_views.push_back(w.get());
+    learn_tables.push_back(w->learn_table());
+  }
 
   register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
   MetricsSnapshot facts = build_facts();
   facts.signatures_loaded = signatures.set->rule_count();
-  const MetricsServer metrics(config.metrics.listen, [facts, vendor, core, &counters, &eve] {
-    MetricsSnapshot snap = take_snapshot(facts, vendor, core, counters);
-    snap.alert_write_errors = eve.write_errors();
-    return snap;
-  });
-  spdlog::info("metrics: http://{}/metrics", config.metrics.listen);
+  facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
+  const MetricsServer metrics(
+      config.metrics.listen,
+      [facts, vendor, core, &counters, &eve] {
+        MetricsSnapshot snap = take_snapshot(facts, vendor, core, counters);
+        snap.alert_write_errors = eve.write_errors();
+        return snap;
+      },
+      config.metrics.rules ? rule_counts_source(rules_policy, worker_views) : std::function<RuleCountsSnapshot()>{});
+  spdlog::info("metrics: http://{}/metrics{}", config.metrics.listen,
+               config.metrics.rules ? " and /metrics/rules" : "");
 
   std::vector<LaunchArgs> launch(workers.size());
   uint16_t queue = 0;
@@ -131,7 +147,21 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
         spdlog::error("SIGUSR1: {} (alerts are counted as dropped until a reopen succeeds)", e.what());
       }
     }
-    if (sig == SIGUSR2) spdlog::warn("SIGUSR2 (write learned policy): no policy in learn mode");
+    if (sig == SIGUSR2) {
+      if (!policy || !policy->learn()) {
+        spdlog::warn("SIGUSR2 (write learned policy): no policy in learn mode ([policy] mode = \"learn\")");
+      } else {
+        const std::string out = config.log.dir + "/learned-policy.toml";
+        try {
+          const LearnedSummary learned =
+              write_learned_policy_file(learn_tables, policy->policy, out, "live traffic on this sentinel");
+          spdlog::info("SIGUSR2: learned {} observation(s) of {} flow(s), written to {}", learned.observations,
+                       learned.flows, out);
+        } catch (const std::exception& e) {
+          spdlog::error("SIGUSR2: {}", e.what());
+        }
+      }
+    }
     const auto tick = std::chrono::steady_clock::now();
     if (tick - last_link_check < std::chrono::milliseconds(250)) continue;
     last_link_check = tick;

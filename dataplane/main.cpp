@@ -59,8 +59,9 @@ void print_loaded(const config::Config& c, const LoadedSignatures& sigs) {
   std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
               config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
   std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
-  std::printf("  failure: bad_checksum %s, reassembly_overflow %s\n",
-              config::to_string(c.failure.bad_checksum), config::to_string(c.failure.reassembly_overflow));
+  std::printf("  failure: bad_checksum %s, reassembly_overflow %s, spoofed_source %s\n",
+              config::to_string(c.failure.bad_checksum), config::to_string(c.failure.reassembly_overflow),
+              config::to_string(c.failure.spoofed_source));
   std::printf("  flows: %u per worker, inspect depth %u, reassembly buffer %u, checksums %s\n",
               c.flows.capacity, c.flows.inspect_depth, c.flows.reassembly_buffer,
               c.flows.verify_checksums ? "verified" : "not verified");
@@ -99,7 +100,14 @@ int run(const CliOptions& cli) {
     ReplayOptions options;
     options.out_pcap = cli.write_pcap;
     options.vendor_nets = config.network.vendor_nets;
+    options.learn_policy = cli.learn_policy;
+    if (!cli.learn_policy.empty() && config.network.vendor_nets.empty()) {
+      throw config::LoadError({"--learn-policy", 0, 0},
+                              "needs the vendor side's networks (--vendor-net CIDR or [network] vendor_nets): "
+                              "without them no flow is the vendor's");
+    }
     if (config.metrics_given) options.metrics_listen = config.metrics.listen;
+    options.rule_metrics = config.metrics.rules;
     const ReplayResult result = run_replay(source, config, options, signatures, [] {
       const int sig = wait_control_signal(0);
       return sig == SIGINT || sig == SIGTERM;

@@ -177,7 +177,22 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   MetricFamily loaded = family("sentinel_rules_loaded", "Rules in the running rule set, by kind.",
                                MetricType::Gauge);
   loaded.metric.push_back(gauge(static_cast<double>(s.signatures_loaded), {{"kind", "signature"}}));
+  loaded.metric.push_back(gauge(static_cast<double>(s.allows_loaded), {{"kind", "allow"}}));
   out.push_back(std::move(loaded));
+  const PolicyTotals& pt = s.totals.policy;
+  MetricFamily decisions = family("sentinel_policy_flows_total",
+                                  "Flows the communication policy decided, by decision (non-IP violations "
+                                  "count once per source MAC and ethertype alerted).",
+                                  MetricType::Counter);
+  decisions.metric.push_back(counter(static_cast<double>(pt.allowed), {{"decision", "allowed"}}));
+  decisions.metric.push_back(counter(static_cast<double>(pt.violations), {{"decision", "violation"}}));
+  out.push_back(std::move(decisions));
+  out.push_back(single("sentinel_policy_learn_entries",
+                       "Learn mode: distinct (side, proto, source, destination, port) observations held.",
+                       MetricType::Gauge, pt.learn_entries));
+  out.push_back(single("sentinel_policy_learn_table_full_total",
+                       "Learn mode: new observations not recorded because the table was full.",
+                       MetricType::Counter, pt.learn_table_full));
 
   MetricFamily busy = family("sentinel_worker_busy_seconds_total",
                              "Time the worker spent on polls that found frames.", MetricType::Counter);
@@ -292,23 +307,35 @@ MetricsSnapshot take_snapshot(const MetricsSnapshot& facts, uint16_t vendor_port
   return s;
 }
 
+std::vector<MetricFamily> rule_metric_families(const RuleCountsSnapshot& s) {
+  MetricFamily allows = family("sentinel_policy_allow_flows_total", "Flows each [[allow]] permitted, by name.",
+                               MetricType::Counter);
+  for (size_t i = 0; i < s.allow_names.size() && i < s.allow_flows.size(); ++i) {
+    allows.metric.push_back(counter(static_cast<double>(s.allow_flows[i]), {{"allow", s.allow_names[i]}}));
+  }
+  std::vector<MetricFamily> out;
+  out.push_back(std::move(allows));
+  return out;
+}
+
 class MetricsServer::Collector : public prometheus::Collectable {
  public:
-  explicit Collector(std::function<MetricsSnapshot()> take) : take_(std::move(take)) {}
+  explicit Collector(std::function<std::vector<MetricFamily>()> collect) : collect_(std::move(collect)) {}
   std::vector<MetricFamily> Collect() const override {
     // The HTTP server may serve two scrapes at once; ethdev stats reads are not promised
     // to be thread-safe, so snapshots are taken one at a time.
     const std::lock_guard<std::mutex> lock(mutex_);
-    return metric_families(take_());
+    return collect_();
   }
 
  private:
-  std::function<MetricsSnapshot()> take_;
+  std::function<std::vector<MetricFamily>()> collect_;
   mutable std::mutex mutex_;
 };
 
-MetricsServer::MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot)
-    : collector_(std::make_shared<Collector>(std::move(take_snapshot))) {
+MetricsServer::MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot,
+                             std::function<RuleCountsSnapshot()> take_rule_counts)
+    : collector_(std::make_shared<Collector>([take = std::move(take_snapshot)] { return metric_families(take()); })) {
   // civetweb takes IPv6 as "[::1]:9752", the same form the config takes.
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(listen, 2);
@@ -318,6 +345,11 @@ MetricsServer::MetricsServer(const std::string& listen, std::function<MetricsSna
                              e.what());
   }
   exposer_->RegisterCollectable(collector_, "/metrics");
+  if (take_rule_counts) {
+    rule_collector_ = std::make_shared<Collector>(
+        [take = std::move(take_rule_counts)] { return rule_metric_families(take()); });
+    exposer_->RegisterCollectable(rule_collector_, "/metrics/rules");
+  }
 }
 
 MetricsServer::~MetricsServer() = default;

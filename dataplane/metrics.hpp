@@ -54,6 +54,7 @@ struct MetricsSnapshot {
   double process_cpu_seconds = 0;
   double process_resident_bytes = 0;
   uint64_t signatures_loaded = 0;
+  uint64_t allows_loaded = 0;       // [[allow]] tables of the running policy
   uint64_t alert_write_errors = 0;  // alerts the EVE writer could not write
 };
 
@@ -69,13 +70,24 @@ struct MetricsSnapshot {
                                             uint16_t core_port,
                                             std::span<const WorkerCounters* const> workers);
 
+// Per-rule counts for the opt-in /metrics/rules ([metrics] rules): one series per allow.
+struct RuleCountsSnapshot {
+  std::vector<std::string> allow_names;  // by allow index
+  std::vector<uint64_t> allow_flows;     // flows each permitted, summed over workers
+};
+
+// [any] The families of /metrics/rules.
+[[nodiscard]] std::vector<prometheus::MetricFamily> rule_metric_families(const RuleCountsSnapshot& s);
+
 // The /metrics endpoint: a prometheus-cpp Exposer (civetweb) on the management address,
-// serving one Collectable that calls `take_snapshot` per scrape.
+// serving one Collectable that calls `take_snapshot` per scrape, and /metrics/rules when
+// `take_rule_counts` is given.
 class MetricsServer {
  public:
   // [control] Binds `listen` ("IPv4:port" / "[IPv6]:port"). Throws std::runtime_error when
-  // the address cannot be bound. `take_snapshot` runs on the HTTP server's threads.
-  MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot);
+  // the address cannot be bound. The callbacks run on the HTTP server's threads.
+  MetricsServer(const std::string& listen, std::function<MetricsSnapshot()> take_snapshot,
+                std::function<RuleCountsSnapshot()> take_rule_counts = {});
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
@@ -83,6 +95,7 @@ class MetricsServer {
  private:
   class Collector;
   std::shared_ptr<Collector> collector_;
+  std::shared_ptr<Collector> rule_collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -13,7 +14,8 @@
 namespace sentinel::dataplane {
 
 WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uint16_t core_port,
-                         uint16_t queue, const rules::RuleSet* rules) noexcept {
+                         uint16_t queue, const rules::RuleSet* rules, const rules::Policy* policy,
+                         const rules::PolicyClassifier* classifier, bool learn) noexcept {
   WorkerSetup setup;
   setup.vendor_port = vendor_port;
   setup.core_port = core_port;
@@ -25,6 +27,11 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   setup.drop_reassembly_overflow = config.failure.reassembly_overflow == config::FailAction::kDrop;
   setup.flows = config.flows;
   setup.rules = rules;
+  setup.policy = policy;
+  setup.classifier = classifier;
+  setup.learn = learn;
+  setup.vendor_nets = config.network.vendor_nets;
+  setup.drop_spoofed = config.failure.spoofed_source == config::FailAction::kDrop;
   return setup;
 }
 
@@ -66,6 +73,18 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
     if (!st.ok()) throw SetupError(std::string(st.call) + ": " + rules::hs_error_name(st.code));
   }
   alert_ring_ = std::make_unique<AlertRing>("alerts_w" + std::to_string(id), config::kAlertRingSize);
+
+  if (const rules::Policy* policy = setup_.policy) {
+    if (!setup_.learn && setup_.classifier == nullptr) throw SetupError("worker: an enforced policy needs its classifier");
+    static std::atomic<uint32_t> instance{0};
+    const std::string suffix = "_w" + std::to_string(id) + "_" + std::to_string(instance++);
+    if (setup_.learn) learn_ = std::make_unique<LearnTable>(config::kLearnTableSize, "learn" + suffix);
+    l2_limiter_ = std::make_unique<L2AlertLimiter>(
+        "l2alert" + suffix, static_cast<uint64_t>(fl.timeout_embryonic * ticks_per_second));
+    for (const uint16_t et : policy->allow_ethertypes) l2_allowed_[et / 64] |= uint64_t{1} << (et % 64);
+    n_allows_ = policy->allows.size();
+    allow_hits_.reset(new Counter[n_allows_ + 1]);
+  }
 }
 
 Worker::~Worker() {

@@ -20,6 +20,7 @@
 #include "dataplane/alerts.hpp"
 #include "dataplane/eve.hpp"
 #include "dataplane/metrics.hpp"
+#include "dataplane/policy.hpp"
 #include "dataplane/parser.hpp"
 #include "dataplane/ports.hpp"
 #include "dataplane/setup_error.hpp"
@@ -276,13 +277,16 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
   spdlog::debug("{}", start_port("vendor", vendor.port, settings, pool));
   spdlog::debug("{}", start_port("core", core.port, settings, pool));
 
-  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0, signatures.set.get());
+  const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, !options.learn_policy.empty());
+  const rules::Policy* rules_policy = policy ? &policy->policy : nullptr;
+  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0, signatures.set.get(), rules_policy,
+                                   policy ? policy->classifier.get() : nullptr, policy && policy->learn());
   setup.wire_len_field = wire_field;
   setup.timestamp_field = ts_field;
   setup.frame_number_field = number_field;
   auto worker = std::make_unique<Worker>(setup, 0);
   EveWriter eve(config.log.dir);
-  const AlertCatalog catalog(signatures.set.get(), signatures.classes);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy);
   AlertDrain alerts(eve, catalog);
   AlertRing* rings[] = {&worker->alerts()};
   PcapWriter writer(options.out_pcap);
@@ -290,12 +294,17 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
   if (!options.metrics_listen.empty()) {
     MetricsSnapshot facts = build_facts();
     facts.signatures_loaded = signatures.set->rule_count();
-    metrics.emplace(options.metrics_listen, [facts, &worker, &vendor, &core, &eve] {
-      const WorkerCounters* counters[] = {&worker->counters()};
-      MetricsSnapshot snap = take_snapshot(facts, vendor.port, core.port, counters);
-      snap.alert_write_errors = eve.write_errors();
-      return snap;
-    });
+    facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
+    const Worker* const workers[] = {worker.get()};
+    metrics.emplace(
+        options.metrics_listen,
+        [facts, &worker, &vendor, &core, &eve] {
+          const WorkerCounters* counters[] = {&worker->counters()};
+          MetricsSnapshot snap = take_snapshot(facts, vendor.port, core.port, counters);
+          snap.alert_write_errors = eve.write_errors();
+          return snap;
+        },
+        options.rule_metrics ? rule_counts_source(rules_policy, workers) : std::function<RuleCountsSnapshot()>{});
     spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
   }
 
@@ -399,6 +408,13 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const WorkerCounters* counters[] = {&worker->counters()};
   stats.totals = sum_counters(counters);
+  if (policy && policy->learn()) {
+    const std::string out = options.learn_policy.empty() ? config.log.dir + "/learned-policy.toml" : options.learn_policy;
+    const LearnTable* tables[] = {worker->learn_table()};
+    const LearnedSummary learned = write_learned_policy_file(tables, policy->policy, out, "capture " + source.path());
+    spdlog::info("policy: learned {} observation(s) of {} flow(s), written to {}", learned.observations,
+                 learned.flows, out);
+  }
   stop_port(vendor.port);
   stop_port(core.port);
   return result;

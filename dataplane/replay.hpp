@@ -49,6 +49,10 @@ struct ReplayOptions {
   std::string out_pcap;                  // -w; empty: forwarded frames are not written
   std::vector<config::Cidr> vendor_nets;
   std::string metrics_listen;            // empty: no /metrics endpoint during the replay
+  bool rule_metrics = false;             // also serve /metrics/rules
+  // --learn-policy: learn mode, and the learned policy written here at the end. A policy in
+  // learn mode without it writes <log dir>/learned-policy.toml.
+  std::string learn_policy;
 };
 
 struct ReplayResult {

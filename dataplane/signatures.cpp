@@ -38,6 +38,7 @@ LoadedSignatures load_signatures(const config::Config& config, const RuleSources
   const std::vector<rules::Rule> loaded = rules::load_rule_files(out.files, out.classes);
   spdlog::info("rules: {} signature(s) from {} file(s)", loaded.size(), out.files.size());
   out.set = rules::compile_rules(loaded, {config.rules.cache_dir});
+  out.policy = rules::load_policy_files(out.files);
   const size_t need = out.set->stream_state_size();
   if (need > config.flows.stream_state_max) {
     throw config::LoadError({config.source, 0, 0},
@@ -74,6 +75,17 @@ void print_signatures(std::FILE* out, const LoadedSignatures& s, const config::C
   }
   std::fprintf(out, "  stream state per flow direction: %zu of %u bytes allowed, item bitmap %zu bytes\n",
                set.stream_state_size(), config.flows.stream_state_max, set.stream_item_words() * 8);
+  if (!s.policy) {
+    std::fprintf(out, "  policy: none (no [policy] table: the stage is off)\n");
+    return;
+  }
+  const rules::Policy& p = *s.policy;
+  std::fprintf(out, "  policy: %s:%u, mode %s, default %s (gid %u sid %u), %zu allow(s)\n", p.pos.file.c_str(),
+               p.pos.line, rules::to_string(p.mode), rules::to_string(p.default_action), rules::kGidPolicy,
+               p.default_sid, p.allows.size());
+  for (const rules::Allow& a : p.allows) {
+    std::fprintf(out, "    %s:%u  %s\n", a.pos.file.c_str(), a.pos.line, a.name.c_str());
+  }
 }
 
 }  // namespace sentinel::dataplane

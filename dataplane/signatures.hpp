@@ -6,11 +6,13 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "rules/matcher.hpp"
+#include "rules/policy.hpp"
 #include "rules/rule.hpp"
 
 namespace sentinel::dataplane {
@@ -25,13 +27,16 @@ struct LoadedSignatures {
   rules::ClassificationTable classes;
   std::string classification_source;
   std::shared_ptr<const rules::RuleSet> set;  // never null after load_signatures()
+  std::optional<rules::Policy> policy;        // the files' [policy], if one has it
 };
 
-// [control] Reads, validates and compiles. Throws config::LoadError.
+// [control] Reads, validates and compiles the signatures and reads the policy (compiled
+// later, by activate_policy(): rte_acl needs the EAL). Throws config::LoadError.
 [[nodiscard]] LoadedSignatures load_signatures(const config::Config& config, const RuleSources& sources);
 
 // [control] What -T prints about the signatures: files, rule counts by action and protocol,
-// databases (expressions, bytes, compile or cache time), stream state per flow direction.
+// databases (expressions, bytes, compile or cache time), stream state per flow direction,
+// and the policy's settings and allows.
 void print_signatures(std::FILE* out, const LoadedSignatures& s, const config::Config& config);
 
 }  // namespace sentinel::dataplane

@@ -76,6 +76,89 @@ uint32_t read32(const uint8_t* p) noexcept {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
+uint16_t read16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+
+AlertSource alert_source(uint32_t gid) noexcept {
+  if (gid == rules::kGidAnomalies) return AlertSource::kAnomaly;
+  if (gid == rules::kGidPolicy) return AlertSource::kPolicy;
+  return AlertSource::kSignature;
+}
+
+bool has_ports(const PacketInfo& pkt) noexcept {
+  return (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == ip_proto::kTcp || pkt.ip_proto == ip_proto::kUdp);
+}
+
+bool is_icmp(const PacketInfo& pkt) noexcept {
+  return pkt.ip_proto == ip_proto::kIcmp || pkt.ip_proto == ip_proto::kIcmpv6;
+}
+
+// ICMP messages that quote a packet of another flow: destination unreachable (incl.
+// fragmentation needed), source quench, redirect, time exceeded, parameter problem;
+// ICMPv6 destination unreachable, packet too big, time exceeded, parameter problem.
+bool is_icmp_error(const PacketInfo& pkt) noexcept {
+  if ((pkt.flags & kFlagHasL4) == 0) return false;
+  if (pkt.ip_proto == ip_proto::kIcmp) {
+    return pkt.icmp_type == 3 || pkt.icmp_type == 4 || pkt.icmp_type == 5 || pkt.icmp_type == 11 ||
+           pkt.icmp_type == 12;
+  }
+  return pkt.ip_proto == ip_proto::kIcmpv6 && pkt.icmp_type >= 1 && pkt.icmp_type <= 4;
+}
+
+// The packet an ICMP error quotes (its IP header and first 8 L4 bytes), as far as the flow
+// key needs it. False when the quote is cut short or is not plain IPv4/IPv6.
+bool parse_quoted(const uint8_t* headers, uint32_t headers_len, const PacketInfo& outer, PacketInfo& q) noexcept {
+  uint32_t off = uint32_t{outer.l4_offset} + 8;
+  q = PacketInfo{};
+  if (outer.ip_proto == ip_proto::kIcmp) {
+    if (off + 20 > headers_len || (headers[off] >> 4) != 4) return false;
+    const uint32_t ihl = (headers[off] & 0x0fu) * 4u;
+    if (ihl < 20) return false;
+    q.l3 = L3::kIpv4;
+    q.ip_proto = headers[off + 9];
+    std::memcpy(q.src_ip.data(), headers + off + 12, 4);
+    std::memcpy(q.dst_ip.data(), headers + off + 16, 4);
+    if ((read16(headers + off + 6) & 0x1fffu) != 0) return true;  // a later fragment: no ports
+    off += ihl;
+  } else {
+    if (off + 40 > headers_len || (headers[off] >> 4) != 6) return false;
+    q.l3 = L3::kIpv6;
+    q.ip_proto = headers[off + 6];  // extension headers in a quote are not followed
+    std::memcpy(q.src_ip.data(), headers + off + 8, 16);
+    std::memcpy(q.dst_ip.data(), headers + off + 24, 16);
+    off += 40;
+  }
+  if ((q.ip_proto == ip_proto::kTcp || q.ip_proto == ip_proto::kUdp) && off + 4 <= headers_len) {
+    q.src_port = read16(headers + off);
+    q.dst_port = read16(headers + off + 2);
+    q.flags |= kFlagHasL4;
+  }
+  return true;
+}
+
+bool in_nets(std::span<const config::Cidr> nets, bool v6, const uint8_t* addr) noexcept {
+  for (const config::Cidr& c : nets) {
+    if (c.contains(v6, addr)) return true;
+  }
+  return false;
+}
+
+// The query for a flow opened by the packet's sender (`reverse`: by its receiver).
+rules::PolicyQuery query_of(const PacketInfo& pkt, Direction dir, bool reverse) noexcept {
+  rules::PolicyQuery q;
+  q.v6 = pkt.l3 == L3::kIpv6;
+  q.ip_proto = pkt.ip_proto;
+  q.from_vendor = (dir == Direction::kToCore) != reverse;
+  q.src = reverse ? pkt.dst_ip : pkt.src_ip;
+  q.dst = reverse ? pkt.src_ip : pkt.dst_ip;
+  if (has_ports(pkt)) {
+    q.src_port = reverse ? pkt.dst_port : pkt.src_port;
+    q.dst_port = reverse ? pkt.src_port : pkt.dst_port;
+  } else if (is_icmp(pkt) && (pkt.flags & kFlagHasL4) != 0) {
+    q.dst_port = pkt.icmp_type;
+  }
+  return q;
+}
+
 }  // namespace
 
 void Worker::on_flow_removed(void* self, uint32_t slot) noexcept {
@@ -117,7 +200,7 @@ const uint8_t* Worker::payload_of(rte_mbuf* m, const uint8_t* headers, uint32_t&
   return static_cast<const uint8_t*>(rte_pktmbuf_read(m, pkt.payload_offset, len, payload_scratch_));
 }
 
-void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action) noexcept {
+void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags) noexcept {
   if (action == rules::Action::kPass) {
     pass_matched_ = true;
     return;
@@ -125,14 +208,14 @@ void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action
   if (n_pending_ == config::kMaxAlertsPerPacket) {
     // More than a packet can carry: the verdict still sees it; counted as a dropped alert
     // unless a pass suppresses the packet's alerts.
-    const auto src = gid == rules::kGidAnomalies ? AlertSource::kAnomaly : AlertSource::kSignature;
+    const AlertSource src = alert_source(gid);
     if (n_lost_ == 0) std::memset(lost_, 0, sizeof lost_);
     ++lost_[static_cast<size_t>(src)][static_cast<size_t>(action)];
     ++n_lost_;
     if (precedence(action) > precedence(lost_worst_)) lost_worst_ = action;
     return;
   }
-  pending_[n_pending_++] = {gid, sid, rev, action};
+  pending_[n_pending_++] = {gid, sid, rev, action, flags};
 }
 
 void Worker::on_rule(const rules::CompiledRule& rule, Direction dir) noexcept {
@@ -204,15 +287,15 @@ void Worker::scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noe
   if (!st.ok()) counters_.inspect.scan_errors.add(1);
 }
 
-void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept {
+// The record of an alert raised by the packet being inspected, before gid/sid/action.
+AlertRecord Worker::alert_base(const rte_mbuf* m, Direction dir, bool dropped) const noexcept {
   const PacketInfo& pkt = *cur_pkt_;
   AlertRecord rec;
   rec.ts_ns = alert_time_ns(m);
-  rec.flow_id = flow.flow_id;
   rec.pcap_cnt = setup_.frame_number_field >= 0 ? *RTE_MBUF_DYNFIELD(m, setup_.frame_number_field, const uint64_t*) : 0;
   rec.src_addr = pkt.src_ip;
   rec.dst_addr = pkt.dst_ip;
-  const bool ports = (pkt.flags & kFlagHasL4) != 0 && (pkt.ip_proto == ip_proto::kTcp || pkt.ip_proto == ip_proto::kUdp);
+  const bool ports = has_ports(pkt);
   rec.src_port = ports ? pkt.src_port : 0;
   rec.dst_port = ports ? pkt.dst_port : 0;
   rec.icmp_type = pkt.icmp_type;
@@ -222,6 +305,12 @@ void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir
   rec.in_iface = dir == Direction::kToCore ? Side::kVendor : Side::kCore;
   rec.direction = dir;
   rec.verdict = dropped ? Verdict::kDropped : Verdict::kForwarded;
+  return rec;
+}
+
+void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept {
+  AlertRecord rec = alert_base(m, dir, dropped);
+  rec.flow_id = flow.flow_id;
   if (n_lost_ != 0) {
     for (size_t src = 0; src < kAlertSourceCount; ++src) {
       for (size_t a = 0; a < kAlertActionCount; ++a) counters_.inspect.alerts[src][a].add(lost_[src][a]);
@@ -234,7 +323,8 @@ void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir
     rec.sid = p.sid;
     rec.rev = p.rev;
     rec.action = p.action;
-    const auto src = p.gid == rules::kGidAnomalies ? AlertSource::kAnomaly : AlertSource::kSignature;
+    rec.flags = p.flags;
+    const AlertSource src = alert_source(p.gid);
     counters_.inspect.alerts[static_cast<size_t>(src)][static_cast<size_t>(p.action)].add(1);
     if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
   }
@@ -270,31 +360,205 @@ void Worker::reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, u
   if (r.to_receiver != nullptr) tx_[kMaxBurst + n_rejects++] = r.to_receiver;
 }
 
+// Neighbour/router discovery when [policy.l2] lets it bypass the allows; ICMP errors are
+// judged by the flow they quote (police()).
+bool Worker::is_exempt(const PacketInfo& pkt) const noexcept {
+  return setup_.policy->allow_icmpv6_nd && pkt.ip_proto == ip_proto::kIcmpv6 && (pkt.flags & kFlagHasL4) != 0 &&
+         pkt.icmp_type >= 133 && pkt.icmp_type <= 137;
+}
+
+// Anti-spoofing: IP frames from the vendor port must come from [network] vendor_nets. The
+// unspecified and link-local sources of DHCP and neighbour discovery are let through.
+template <Direction kDir>
+uint16_t Worker::drop_spoofed(uint16_t n) noexcept {
+  static constexpr uint8_t kZero[16] = {};
+  uint16_t dropped = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    PacketInfo& pkt = info_[i];
+    if (rx_[i] == nullptr || (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6)) continue;
+    const bool v6 = pkt.l3 == L3::kIpv6;
+    const uint8_t* src = pkt.src_ip.data();
+    if (in_nets(setup_.vendor_nets, v6, src)) continue;
+    if (std::memcmp(src, kZero, v6 ? 16 : 4) == 0) continue;
+    if (v6 && src[0] == 0xfe && (src[1] & 0xc0) == 0x80) continue;
+    if (setup_.drop_spoofed) {
+      counters_.drops[static_cast<size_t>(DropReason::kSpoofedSource)].add(1);
+      rte_pktmbuf_free(rx_[i]);
+      rx_[i] = nullptr;
+      ++dropped;
+    } else {
+      counters_.malformed_passed[static_cast<size_t>(DropReason::kSpoofedSource)].add(1);
+    }
+    pkt.l3 = L3::kOther;  // no flow, no policy: it proves nothing about its sender
+    pkt.flags |= kFlagMalformed;
+  }
+  return dropped;
+}
+
+// Records a classified flow's decision (`allow`: the 1-based allow, or kNoAllow).
+void Worker::decide(FlowInspect& fi, uint32_t allow) noexcept {
+  if (allow != rules::PolicyClassifier::kNoAllow) {
+    fi.policy = PolicyState::kAllowed;
+    counters_.policy.allowed.add(1);
+    if (allow <= n_allows_) allow_hits_[allow - 1].add(1);
+    return;
+  }
+  counters_.policy.violations.add(1);
+  switch (setup_.policy->default_action) {
+    case rules::PolicyDefault::kAllow: fi.policy = PolicyState::kViolation; break;
+    case rules::PolicyDefault::kAlert:
+    case rules::PolicyDefault::kDrop:
+    case rules::PolicyDefault::kReject: fi.policy = PolicyState::kNewViolation; break;
+  }
+}
+
+// Stage 3b: new flows get fresh inspection state; flows the policy has not decided yet are
+// classified together (enforce) or recorded (learn). A TCP flow first seen without its SYN
+// is classified both ways round: either orientation may be the permitted one.
+template <Direction kDir>
+void Worker::admit(uint16_t n) noexcept {
+  uint16_t nq = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    const FlowLookup& fl = flows_[i];
+    if (rx_[i] == nullptr || fl.entry == nullptr) continue;
+    const uint32_t slot = flow_table_->slot_of(fl.entry);
+    FlowInspect& fi = inspect_[slot];
+    if (fl.created) {
+      reset_flow(slot);
+      const uint32_t buf = setup_.flows.reassembly_buffer;
+      for (size_t d = 0; d < fi.stream.size(); ++d) {
+        fi.stream[d].init({ooo_.get() + (size_t{slot} * 2 + d) * buf, buf}, setup_.flows.inspect_depth);
+      }
+      fi.state = FlowInspect::State::kInspecting;
+      fi.scan_failed = 0;
+      fi.policy = PolicyState::kUndecided;
+      fi.midstream = false;
+      fi.learn = LearnTable::kNone;
+    }
+    if (setup_.policy == nullptr || fi.policy != PolicyState::kUndecided) continue;
+    const PacketInfo& pkt = info_[i];
+    if (is_icmp_error(pkt)) continue;  // judged by the flow it quotes, in police()
+    if (is_exempt(pkt)) {
+      fi.policy = PolicyState::kAllowed;
+      counters_.policy.allowed.add(1);
+      continue;
+    }
+    const bool tcp = pkt.ip_proto == ip_proto::kTcp;
+    fi.midstream = tcp && (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn;
+    if (setup_.learn) {
+      // Mid-stream, the lower port is taken for the server's: either way round is permitted.
+      const bool reverse = fi.midstream && has_ports(pkt) && pkt.src_port < pkt.dst_port;
+      const rules::PolicyQuery q = query_of(pkt, kDir, reverse);
+      LearnKey key{q.src, q.dst, q.dst_port, q.ip_proto, static_cast<uint8_t>(q.v6), static_cast<uint8_t>(q.from_vendor), {}};
+      const uint32_t before = learn_->size();
+      fi.learn = learn_->record(key);
+      if (fi.learn == LearnTable::kNone) counters_.policy.learn_table_full.add(1);
+      counters_.policy.learn_entries.add(learn_->size() - before);
+      fi.policy = PolicyState::kAllowed;
+      continue;
+    }
+    fi.policy = PolicyState::kQueued;
+    queries_[nq] = query_of(pkt, kDir, false);
+    query_pkt_[nq++] = i;
+    if (fi.midstream) {
+      queries_[nq] = query_of(pkt, kDir, true);
+      query_pkt_[nq++] = i;
+    }
+  }
+  if (nq == 0) return;
+  setup_.classifier->classify({queries_, nq}, {allow_of_, nq});
+  for (uint16_t k = 0; k < nq; ++k) {
+    const uint16_t i = query_pkt_[k];
+    uint32_t allow = allow_of_[k];
+    if (k + 1 < nq && query_pkt_[k + 1] == i) {  // the mid-stream pair: either orientation
+      if (allow == rules::PolicyClassifier::kNoAllow) allow = allow_of_[k + 1];
+      ++k;
+    }
+    decide(inspect_[flow_table_->slot_of(flows_[i].entry)], allow);
+  }
+}
+
+// The policy's verdict on one packet of an IP flow in enforce mode. An ICMP error follows
+// the flow it quotes when that flow is known; otherwise it is a flow of its own.
+template <Direction kDir>
+Worker::Policing Worker::police(FlowInspect& fi, const PacketInfo& pkt, const uint8_t* headers,
+                                uint32_t headers_len) noexcept {
+  if (is_icmp_error(pkt)) {
+    PacketInfo quoted;
+    if (parse_quoted(headers, headers_len, pkt, quoted)) {
+      if (const FlowEntry* e = flow_table_->find(quoted, now_)) {
+        const PolicyState ps = inspect_[flow_table_->slot_of(e)].policy;
+        if (ps == PolicyState::kDenied) return Policing::kDrop;
+        if (ps != PolicyState::kUndecided && ps != PolicyState::kQueued) return Policing::kForward;
+      }
+    }
+    if (fi.policy == PolicyState::kUndecided) {
+      const rules::PolicyQuery q = query_of(pkt, kDir, false);
+      uint32_t allow = 0;
+      setup_.classifier->classify({&q, 1}, {&allow, 1});
+      decide(fi, allow);
+    }
+  }
+  switch (fi.policy) {
+    case PolicyState::kNewViolation:
+      if (setup_.policy->default_action == rules::PolicyDefault::kAlert) {
+        fi.policy = PolicyState::kViolation;
+        return Policing::kForwardAlert;
+      }
+      fi.policy = PolicyState::kDenied;
+      return Policing::kDropAlert;
+    case PolicyState::kDenied: return Policing::kDrop;
+    default: return Policing::kForward;
+  }
+}
+
+// The policy for a frame without a flow: non-IP frames against [policy.l2] (learn mode
+// records their ethertypes). IP frames the flow table refused are not judged here.
+template <Direction kDir>
+DropReason Worker::police_frame(uint16_t i) noexcept {
+  const PacketInfo& pkt = info_[i];
+  if ((pkt.l3 != L3::kOther && pkt.l3 != L3::kArp) || (pkt.flags & kFlagMalformed) != 0) return DropReason::kNone;
+  const uint16_t et = pkt.ethertype;
+  if (setup_.learn) {
+    learn_->record_ethertype(et);
+    return DropReason::kNone;
+  }
+  if ((l2_allowed_[et / 64] >> (et % 64) & 1) != 0) return DropReason::kNone;
+  const rules::PolicyDefault d = setup_.policy->default_action;
+  if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
+  const bool drop = d != rules::PolicyDefault::kAlert;  // reject: nothing to answer a non-IP frame with
+  const rte_mbuf* m = rx_[i];
+  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (l2_limiter_->should_alert(eth + 6, et, now_)) {
+    counters_.policy.violations.add(1);
+    cur_pkt_ = &pkt;
+    AlertRecord rec = alert_base(m, kDir, drop);
+    rec.ip_version = 0;
+    rec.ip_proto = 0;
+    rec.src_addr = {};
+    rec.dst_addr = {};
+    rec.ether_type = et;
+    std::memcpy(rec.src_mac.data(), eth + 6, 6);
+    rec.gid = rules::kGidPolicy;
+    rec.sid = setup_.policy->default_sid;
+    rec.rev = 1;
+    rec.action = drop ? rules::Action::kDrop : rules::Action::kAlert;
+    counters_.inspect.alerts[static_cast<size_t>(AlertSource::kPolicy)][static_cast<size_t>(rec.action)].add(1);
+    if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
+  }
+  return drop ? DropReason::kPolicy : DropReason::kNone;
+}
+
 template <Direction kDir>
 DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept {
   const FlowLookup& fl = flows_[i];
-  if (fl.entry == nullptr) return DropReason::kNone;  // not IP, malformed, or the table refused it
-  const uint32_t slot = flow_table_->slot_of(fl.entry);
-  FlowInspect& fi = inspect_[slot];
-  if (fl.created) {
-    reset_flow(slot);
-    const uint32_t buf = setup_.flows.reassembly_buffer;
-    for (size_t d = 0; d < fi.stream.size(); ++d) {
-      fi.stream[d].init({ooo_.get() + (size_t{slot} * 2 + d) * buf, buf}, setup_.flows.inspect_depth);
-    }
-    fi.state = FlowInspect::State::kInspecting;
-    fi.scan_failed = 0;
+  if (fl.entry == nullptr) {  // not IP, malformed, or the table refused it
+    return setup_.policy != nullptr ? police_frame<kDir>(i) : DropReason::kNone;
   }
-  if (fi.state == FlowInspect::State::kBlocked) return DropReason::kFlowBlocked;
-  if (fi.state == FlowInspect::State::kPassed) return DropReason::kNone;
-
+  FlowInspect& fi = inspect_[flow_table_->slot_of(fl.entry)];
   rte_mbuf* m = rx_[i];
   const PacketInfo& pkt = info_[i];
   cur_pkt_ = &pkt;
-  n_pending_ = 0;
-  n_lost_ = 0;
-  lost_worst_ = rules::Action::kAlert;
-  pass_matched_ = false;
   const uint8_t* headers = rte_pktmbuf_mtod(m, const uint8_t*);
   uint32_t headers_len = m->data_len;
   if (m->nb_segs > 1) {
@@ -302,9 +566,41 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     headers = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, headers_len, header_scratch_));
   }
 
+  Policing policing = Policing::kForward;
+  if (setup_.learn) {
+    if (fi.learn != LearnTable::kNone) learn_->add_bytes(fi.learn, wire_[i]);
+  } else if (setup_.policy != nullptr) {
+    policing = police<kDir>(fi, pkt, headers, headers_len);
+    if (policing == Policing::kDrop) return DropReason::kPolicy;
+  }
+  n_pending_ = 0;
+  n_lost_ = 0;
+  lost_worst_ = rules::Action::kAlert;
+  pass_matched_ = false;
+  if (policing == Policing::kDropAlert) {
+    const bool reject_it = setup_.policy->default_action == rules::PolicyDefault::kReject;
+    add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1,
+                reject_it ? rules::Action::kReject : rules::Action::kDrop, fi.midstream ? kAlertFlagMidStream : 0);
+    emit_alerts(*fl.entry, m, kDir, true);
+    if (reject_it) reject(m, headers, headers_len, rx_port, n_rejects);
+    return DropReason::kPolicy;
+  }
+  if (policing == Policing::kForwardAlert) {
+    add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1, rules::Action::kAlert,
+                fi.midstream ? kAlertFlagMidStream : 0);
+  }
+  const uint32_t n_policy = n_pending_;
+  // Leaves without scanning: the policy's alert (if any) still goes out with the verdict.
+  const auto unscanned = [&](DropReason why) noexcept {
+    if (n_policy != 0) emit_alerts(*fl.entry, m, kDir, why != DropReason::kNone);
+    return why;
+  };
+  if (fi.state == FlowInspect::State::kBlocked) return unscanned(DropReason::kFlowBlocked);
+  if (fi.state == FlowInspect::State::kPassed) return unscanned(DropReason::kNone);
+
   const bool has_l4 = (pkt.flags & kFlagHasL4) != 0 && (pkt.flags & kFlagLaterFragment) == 0;
   if (pkt.ip_proto == ip_proto::kTcp) {
-    if (!has_l4) return DropReason::kNone;  // a later fragment or a header cut by the capture
+    if (!has_l4) return unscanned(DropReason::kNone);  // a later fragment or a header cut by the capture
     const bool carries = pkt.payload_len != 0 || (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kFin | tcp_flag::kRst)) != 0;
     if (carries) {
       const ChecksumResult ck = setup_.flows.verify_checksums ? verify_tcp_checksums(m, headers, pkt)
@@ -312,13 +608,13 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
                                                                     ? ChecksumResult::kUnverifiable
                                                                     : ChecksumResult::kGood;
       if (ck == ChecksumResult::kBad) {
-        if (setup_.drop_bad_checksum) return DropReason::kBadChecksum;
+        if (setup_.drop_bad_checksum) return unscanned(DropReason::kBadChecksum);
         counters_.malformed_passed[static_cast<size_t>(DropReason::kBadChecksum)].add(1);
-        return DropReason::kNone;
+        return unscanned(DropReason::kNone);
       }
       if (ck == ChecksumResult::kUnverifiable) {
         counters_.inspect.segments_uninspected.add(1);
-        return DropReason::kNone;
+        return unscanned(DropReason::kNone);
       }
       scan_tcp(fi, fl.from_lo ? 0 : 1, kDir, m, headers);
     }
@@ -326,8 +622,11 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     scan_packet(m, headers, kDir);
   }
 
-  if (pass_matched_) {  // stops inspection of the flow; its alerts of this packet are not logged
+  if (pass_matched_) {  // stops inspection of the flow; its signature alerts of this packet are not logged
     fi.state = FlowInspect::State::kPassed;
+    n_pending_ = n_policy;
+    n_lost_ = 0;
+    if (n_pending_ != 0) emit_alerts(*fl.entry, m, kDir, false);
     return DropReason::kNone;
   }
   if (n_pending_ == 0) return DropReason::kNone;
@@ -341,7 +640,7 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   fi.state = FlowInspect::State::kBlocked;
   if (worst == rules::Action::kReject) reject(m, headers, headers_len, rx_port, n_rejects);
   bool signature = false;
-  for (uint32_t k = 0; k < n_pending_; ++k) signature |= pending_[k].gid != rules::kGidAnomalies;
+  for (uint32_t k = n_policy; k < n_pending_; ++k) signature |= pending_[k].gid != rules::kGidAnomalies;
   return signature ? DropReason::kSignature : DropReason::kReassemblyOverflow;
 }
 
@@ -396,6 +695,7 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     const DropReason why = parser_detail::parse_frame_full(data, captured, wire_[i], info_[i]);
     if (why == DropReason::kNone) continue;
     info_[i].l3 = L3::kOther;
+    info_[i].flags |= kFlagMalformed;
     const bool drop = kDir == Direction::kToCore ? setup_.drop_malformed_to_core
                                                  : setup_.drop_malformed_to_vendor;
     if (drop) {
@@ -408,12 +708,20 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     }
   }
 
+  // Anti-spoofing, before a spoofed frame can make a flow.
+  if constexpr (kDir == Direction::kToCore) {
+    if (!setup_.vendor_nets.empty()) n_dropped = static_cast<uint16_t>(n_dropped + drop_spoofed<kDir>(n));
+  }
+
   // Stage 3: flow lookup for the whole burst.
   if constexpr (kReplay) {
     flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, std::span<const uint64_t>(times_, n), {flows_, n});
   } else {
     flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, now_, {flows_, n});
   }
+
+  // Stage 3b: new flows set up; undecided flows classified by the policy.
+  admit<kDir>(n);
 
   // Stage 4: inspection and verdict, frame by frame in arrival order (a flow's segments
   // must reach its stream in order).

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "config/config.hpp"
 #include "config/limits.hpp"
@@ -23,9 +24,12 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/flow_table.hpp"
 #include "dataplane/packet.hpp"
+#include "dataplane/policy_state.hpp"
 #include "dataplane/stream.hpp"
 #include "dataplane/stream_pool.hpp"
 #include "rules/matcher.hpp"
+#include "rules/policy.hpp"
+#include "rules/policy_classifier.hpp"
 
 namespace sentinel::dataplane {
 
@@ -53,6 +57,14 @@ struct WorkerSetup {
   // The signatures; nullptr = none (flows are still tracked and streams reassembled). The
   // control plane keeps the RuleSet alive for as long as the worker exists.
   const rules::RuleSet* rules = nullptr;
+  // The communication policy (nullptr: the stage is off); in enforce mode its classifier,
+  // in learn mode (`learn`) none: flows are recorded, never judged. Both outlive the worker.
+  const rules::Policy* policy = nullptr;
+  const rules::PolicyClassifier* classifier = nullptr;
+  bool learn = false;
+  // Anti-spoofing on the vendor port when not empty ([network] vendor_nets); outlives the worker.
+  std::span<const config::Cidr> vendor_nets;
+  bool drop_spoofed = true;  // [failure] spoofed_source = "drop"
   // Replay only (else -1): offsets of mbuf dynfields holding the frame's length on the wire
   // (uint32_t; captures may be cut by a snaplen), its capture time (ns since the epoch,
   // uint64_t; the worker's clock then) and its 1-based number in the capture (uint64_t).
@@ -62,9 +74,21 @@ struct WorkerSetup {
 };
 
 // [control] The setup of the worker polling `queue` of both ports, from the configuration.
+// `policy`/`classifier` as in WorkerSetup.
 [[nodiscard]] WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port,
                                        uint16_t core_port, uint16_t queue,
-                                       const rules::RuleSet* rules) noexcept;
+                                       const rules::RuleSet* rules, const rules::Policy* policy,
+                                       const rules::PolicyClassifier* classifier, bool learn) noexcept;
+
+// A flow's standing with the communication policy, decided on its first packet.
+enum class PolicyState : uint8_t {
+  kUndecided,     // not yet classified (or an ICMP error flow, judged packet by packet)
+  kQueued,        // classification pending in this burst
+  kAllowed,       // an [[allow]] permits it (or learn mode)
+  kNewViolation,  // none permits it; its next packet raises the alert
+  kViolation,     // none permits it, forwarded (default allow or alert)
+  kDenied,        // none permits it, default drop/reject: every packet dropped (reason policy)
+};
 
 // What inspection keeps per flow, beside the flow table's entry (same slot).
 struct alignas(64) FlowInspect {
@@ -76,6 +100,9 @@ struct alignas(64) FlowInspect {
   // First: every packet reads these before anything else.
   State state = State::kInspecting;
   uint8_t scan_failed = 0;  // bit per stream: a Hyperscan call failed, scanning stopped
+  PolicyState policy = PolicyState::kUndecided;
+  bool midstream = false;   // TCP first seen without its SYN (for the policy alert)
+  uint32_t learn = LearnTable::kNone;  // learn mode: the flow's observation
   // By the sending endpoint (0: the flow key's `lo` end), not by side: a replayed capture
   // may put both ends of a flow on one side.
   std::array<rules::Stream, 2> hs;
@@ -100,6 +127,10 @@ class alignas(64) Worker {
   [[nodiscard]] const WorkerCounters& counters() const noexcept { return counters_; }
   // [control] The ring its alerts leave through.
   [[nodiscard]] AlertRing& alerts() noexcept { return *alert_ring_; }
+  // [any] Learn mode's observations; nullptr unless learning.
+  [[nodiscard]] const LearnTable* learn_table() const noexcept { return learn_.get(); }
+  // [any] Flows each [[allow]] permitted, by allow index (empty without a policy).
+  [[nodiscard]] std::span<const Counter> allow_hits() const noexcept { return {allow_hits_.get(), n_allows_}; }
 
  private:
   struct Pending {
@@ -107,7 +138,10 @@ class alignas(64) Worker {
     uint32_t sid;
     uint32_t rev;
     rules::Action action;
+    uint8_t flags;  // kAlertFlag*
   };
+  // What the policy does with one packet of an IP flow.
+  enum class Policing : uint8_t { kForward, kForwardAlert, kDrop, kDropAlert };
   struct StreamSink;
 
   template <Direction kDir, bool kReplay>
@@ -116,10 +150,21 @@ class alignas(64) Worker {
   uint32_t poll_both() noexcept;
   template <Direction kDir>
   DropReason inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept;
+  template <Direction kDir>
+  uint16_t drop_spoofed(uint16_t n) noexcept;
+  template <Direction kDir>
+  void admit(uint16_t n) noexcept;
+  void decide(FlowInspect& fi, uint32_t allow) noexcept;
+  template <Direction kDir>
+  Policing police(FlowInspect& fi, const PacketInfo& pkt, const uint8_t* headers, uint32_t headers_len) noexcept;
+  template <Direction kDir>
+  DropReason police_frame(uint16_t i) noexcept;
+  [[nodiscard]] bool is_exempt(const PacketInfo& pkt) const noexcept;
   void scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
   void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
   void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;
-  void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action) noexcept;
+  void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags = 0) noexcept;
+  [[nodiscard]] AlertRecord alert_base(const rte_mbuf* m, Direction dir, bool dropped) const noexcept;
   void emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept;
   void reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, uint16_t rx_port,
               uint16_t& n_rejects) noexcept;
@@ -148,6 +193,16 @@ class alignas(64) Worker {
   std::unique_ptr<StreamStatePool> stream_pool_;
   rules::Scratch scratch_;
   std::unique_ptr<AlertRing> alert_ring_;
+
+  // Communication policy.
+  std::unique_ptr<LearnTable> learn_;
+  std::unique_ptr<L2AlertLimiter> l2_limiter_;
+  std::unique_ptr<Counter[]> allow_hits_;
+  size_t n_allows_ = 0;
+  std::array<uint64_t, 65536 / 64> l2_allowed_{};  // [policy.l2] allow_ethertypes, a bit each
+  rules::PolicyQuery queries_[2 * kMaxBurst];  // new flows of a burst: both orientations when mid-stream
+  uint32_t allow_of_[2 * kMaxBurst];
+  uint16_t query_pkt_[2 * kMaxBurst];          // the burst index each query belongs to
 
   // The packet being inspected, for the match callbacks.
   const PacketInfo* cur_pkt_ = nullptr;

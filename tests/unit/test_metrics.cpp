@@ -56,6 +56,11 @@ MetricsSnapshot known_snapshot() {
   s.totals.inspect.reassembly_overflows = 1;
   s.totals.flows = {100, 20, 5, 3, 1, 2, 131072};  // created, expired, evicted x2, refused, removed
   s.signatures_loaded = 42;
+  s.allows_loaded = 12;
+  s.totals.inspect.alerts[2] = {6, 7, 0};  // policy
+  s.totals.drops[static_cast<size_t>(DropReason::kPolicy)] = 7;
+  s.totals.drops[static_cast<size_t>(DropReason::kSpoofedSource)] = 2;
+  s.totals.policy = {40, 13, 9, 1};  // allowed, violations, learn entries, learn table full
   return s;
 }
 
@@ -100,6 +105,14 @@ TEST(Metrics, KeyLines) {
            "sentinel_stream_depth_reached_total 2",
            "sentinel_stream_reassembly_overflows_total 1",
            "sentinel_rules_loaded{kind=\"signature\"} 42",
+           "sentinel_rules_loaded{kind=\"allow\"} 12",
+           "sentinel_alerts_total{source=\"policy\",action=\"drop\"} 7",
+           "sentinel_drops_total{reason=\"policy\"} 7",
+           "sentinel_drops_total{reason=\"spoofed_source\"} 2",
+           "sentinel_policy_flows_total{decision=\"allowed\"} 40",
+           "sentinel_policy_flows_total{decision=\"violation\"} 13",
+           "sentinel_policy_learn_entries 9",
+           "sentinel_policy_learn_table_full_total 1",
        }) {
     EXPECT_TRUE(has_line(t, line)) << line;
   }
@@ -132,6 +145,16 @@ TEST(Metrics, KeyLines) {
        }) {
     EXPECT_TRUE(has_line(t, line)) << line << "\nin:\n" << t;
   }
+}
+
+// /metrics/rules: one series per allow, by name.
+TEST(Metrics, RuleCounts) {
+  RuleCountsSnapshot r;
+  r.allow_names = {"ntp to core", "dns \"resolver\""};
+  r.allow_flows = {5, 0};
+  const std::string t = prometheus::TextSerializer().Serialize(rule_metric_families(r));
+  EXPECT_TRUE(has_line(t, R"(sentinel_policy_allow_flows_total{allow="ntp to core"} 5)")) << t;
+  EXPECT_TRUE(has_line(t, R"(sentinel_policy_allow_flows_total{allow="dns \"resolver\""} 0)")) << t;
 }
 
 // Every drop reason is exported from the start, at 0 when nothing was dropped for it.

@@ -126,7 +126,7 @@ class WorkerTest : public testing::Test {
     set_ = rules::compile_rules(rules::load_rules_text(rules_toml, "t.toml", classes), {});
     cfg.flows.capacity = 1024;
     cfg.failure.malformed_vendor = config::FailAction::kPass;
-    WorkerSetup setup = worker_setup(cfg, g_vendor.port, g_core.port, 0, set_.get());
+    WorkerSetup setup = worker_setup(cfg, g_vendor.port, g_core.port, 0, set_.get(), nullptr, nullptr, false);
     worker_ = std::make_unique<Worker>(setup, next_id_++);
   }
 
