@@ -34,6 +34,13 @@ constexpr uint8_t kFinHi = 1U << 5;
 
 uint32_t hash_crc(const void* key, uint32_t len, uint32_t init) { return rte_hash_crc(key, len, init); }
 
+constexpr uint8_t kIcmpEchoReply = 0;
+constexpr uint8_t kIcmpEchoRequest = 8;
+constexpr uint8_t kIcmpv6EchoRequest = 128;
+constexpr uint8_t kIcmpv6EchoReply = 129;
+// FlowKey::pad[0] of echo flows, whose ends are ordered by role, not by address.
+constexpr uint8_t kKeyEcho = 1;
+
 }  // namespace
 
 CanonicalKey make_flow_key(const PacketInfo& pkt) noexcept {
@@ -48,6 +55,23 @@ CanonicalKey make_flow_key(const PacketInfo& pkt) noexcept {
     dport = pkt.dst_port;
   }
   const size_t alen = pkt.l3 == L3::kIpv4 ? 4 : 16;
+  const bool icmp = pkt.ip_proto == ip_proto::kIcmp || pkt.ip_proto == ip_proto::kIcmpv6;
+  if (icmp && (pkt.flags & kFlagHasL4) != 0) {
+    const bool v4 = pkt.ip_proto == ip_proto::kIcmp;
+    const bool request = pkt.icmp_type == (v4 ? kIcmpEchoRequest : kIcmpv6EchoRequest);
+    const bool reply = pkt.icmp_type == (v4 ? kIcmpEchoReply : kIcmpv6EchoReply);
+    if (request || reply) {
+      // An echo flow: its identifier and the requester as `lo`, whatever the addresses'
+      // order, so an echo request from the other end is a flow of its own and never
+      // passes as a reply to this one (which the policy would then allow).
+      std::memcpy(k.lo_ip.data(), request ? pkt.src_ip.data() : pkt.dst_ip.data(), alen);
+      std::memcpy(k.hi_ip.data(), request ? pkt.dst_ip.data() : pkt.src_ip.data(), alen);
+      k.lo_port = pkt.src_port;
+      k.pad[0] = kKeyEcho;
+      out.from_lo = request;
+      return out;
+    }
+  }
   const int cmp = std::memcmp(pkt.src_ip.data(), pkt.dst_ip.data(), alen);
   const bool src_is_lo = cmp < 0 || (cmp == 0 && sport <= dport);
   // Copy only the address bytes in use: the rest of each key address stays 0.

@@ -38,7 +38,7 @@ struct FlowKey {
   uint16_t hi_port;
   uint8_t ip_proto;
   L3 l3;                          // kIpv4 or kIpv6: keeps 10.0.0.1 apart from 0a00:0001::
-  std::array<uint8_t, 2> pad;
+  std::array<uint8_t, 2> pad;     // pad[0] 1: an ICMP echo flow (requester as lo, identifier as lo_port)
 
   friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
@@ -51,7 +51,9 @@ struct CanonicalKey {
 };
 
 // [any] The canonical key of an IPv4/IPv6 packet. Ports are taken only for TCP and UDP with
-// a parsed L4 header (kFlagHasL4); otherwise (ICMP, later fragments, ...) they are 0.
+// a parsed L4 header (kFlagHasL4); otherwise (later fragments, ...) they are 0. ICMP echo
+// requests and replies key by identifier with the requester as `lo`; other ICMP messages
+// by the address pair.
 [[nodiscard]] CanonicalKey make_flow_key(const PacketInfo& pkt) noexcept;
 
 enum class FlowState : uint8_t {

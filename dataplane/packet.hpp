@@ -21,7 +21,7 @@ inline constexpr uint8_t kFlagLaterFragment = 1U << 1;  // offset != 0: no L4 he
 inline constexpr uint8_t kFlagSnapTruncated = 1U << 2;  // capture cut the frame; parse stopped
 inline constexpr uint8_t kFlagIpOptions = 1U << 3;      // IPv4 options or IPv6 extension headers
 inline constexpr uint8_t kFlagHasL4 = 1U << 4;          // src_port/dst_port/icmp fields valid
-inline constexpr uint8_t kFlagMalformed = 1U << 5;      // malformed or spoofed but passed: no flow, no policy
+inline constexpr uint8_t kFlagMalformed = 1U << 5;      // malformed but passed (fail open): no flow, no policy
 
 // IANA protocol numbers of PacketInfo::ip_proto that the dataplane names.
 namespace ip_proto {
@@ -44,7 +44,7 @@ struct alignas(64) PacketInfo {
   uint16_t payload_offset;
   uint16_t ethertype;              // after VLAN tags, host byte order
   uint16_t vlan_tci;               // outermost tag, 0 if untagged
-  uint16_t src_port;               // TCP/UDP, host byte order
+  uint16_t src_port;               // TCP/UDP, host byte order; ICMP echo: the identifier in both
   uint16_t dst_port;
   uint8_t vlan_count;
   L3 l3;

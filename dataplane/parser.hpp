@@ -116,6 +116,13 @@ inline DropReason parse_l4(const uint8_t* d, uint32_t l4, uint32_t limit, uint32
       out.icmp_type = d[l4];
       out.icmp_code = d[l4 + 1];
       out.flags |= kFlagHasL4;
+      // Echo request/reply: the identifier, in both port fields, keys the flow.
+      const bool echo = v6 ? (out.icmp_type == 128 || out.icmp_type == 129) : (out.icmp_type == 8 || out.icmp_type == 0);
+      if (echo) {
+        const Need id = need(l4, 8, limit, captured);
+        if (id == Need::kSnap) return snap(out);
+        if (id == Need::kOk) out.src_port = out.dst_port = rd16(d + l4 + 4);
+      }
       const uint32_t hlen = v6 ? 4 : 8;
       out.payload_offset = static_cast<uint16_t>(l4 + hlen);
       out.payload_len = limit - (l4 + hlen);

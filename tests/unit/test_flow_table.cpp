@@ -187,22 +187,41 @@ TEST(FlowTable, DistinctTuplesAreDistinctFlows) {
   EXPECT_EQ(t.size(), pkts.size());
 }
 
-TEST(FlowTable, NonTcpUdpUsePortZeroAndNonIpHasNoFlow) {
+TEST(FlowTable, IcmpEchoKeysByIdentifierAndRequesterNonIpHasNoFlow) {
   FlowTable t(config(16));
-  PacketInfo echo = v4(0x0a000001, 0, 0x0a000002, 0, kIcmp);
+  PacketInfo echo = v4(0x0a000002, 7, 0x0a000001, 7, kIcmp);  // the identifier in both port fields
   echo.icmp_type = 8;
   PacketInfo reply = reversed(echo);
   reply.icmp_type = 0;
-  reply.src_port = 7;  // garbage in the port fields is ignored for ICMP
   const FlowLookup r = t.lookup_or_create(echo, kC, 98, 1);
   ASSERT_NE(r.entry, nullptr);
-  EXPECT_EQ(t.lookup_or_create(reply, kV, 98, 2).entry, r.entry);
-  EXPECT_EQ(make_flow_key(reply).key.lo_port, 0);
+  EXPECT_TRUE(r.from_lo);  // the requester is lo, though its address sorts higher
+  const FlowLookup rr = t.lookup_or_create(reply, kV, 98, 2);
+  EXPECT_EQ(rr.entry, r.entry);
+  EXPECT_FALSE(rr.from_lo);
+  // The other end asking with the same identifier is a flow of its own, not a reply.
+  PacketInfo other = reply;
+  other.icmp_type = 8;
+  EXPECT_NE(t.lookup_or_create(other, kV, 98, 3).entry, r.entry);
+  PacketInfo next_id = echo;
+  next_id.src_port = next_id.dst_port = 8;
+  EXPECT_NE(t.lookup_or_create(next_id, kC, 98, 4).entry, r.entry);
+  EXPECT_EQ(t.size(), 3U);
+
+  // Other ICMP messages: the address pair, whatever the port fields hold.
+  PacketInfo ts = v4(0x0a000001, 0, 0x0a000002, 0, kIcmp);
+  ts.icmp_type = 13;
+  PacketInfo ts_reply = reversed(ts);
+  ts_reply.icmp_type = 14;
+  ts_reply.src_port = 7;
+  const FlowLookup q = t.lookup_or_create(ts, kC, 60, 5);
+  EXPECT_EQ(t.lookup_or_create(ts_reply, kV, 60, 6).entry, q.entry);
+  EXPECT_EQ(make_flow_key(ts_reply).key.lo_port, 0);
 
   PacketInfo arp{};
   arp.l3 = L3::kArp;
-  EXPECT_EQ(t.lookup_or_create(arp, kC, 60, 3).entry, nullptr);
-  EXPECT_EQ(t.size(), 1U);
+  EXPECT_EQ(t.lookup_or_create(arp, kC, 60, 7).entry, nullptr);
+  EXPECT_EQ(t.size(), 4U);
   EXPECT_EQ(t.counters().table_full.get(), 0U);
 }
 

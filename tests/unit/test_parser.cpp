@@ -223,7 +223,8 @@ Bytes udp(const Udp& u) {
 Bytes icmp(uint8_t type, uint8_t code, const Bytes& rest4, const Bytes& payload) {
   return Bytes{type, code, 0, 0} + rest4 + payload;
 }
-Bytes echo(uint8_t type, const Bytes& payload) { return icmp(type, 0, be16(0x1234) + be16(1), payload); }
+constexpr uint16_t kEchoId = 0x1234;
+Bytes echo(uint8_t type, const Bytes& payload) { return icmp(type, 0, be16(kEchoId) + be16(1), payload); }
 
 struct Arp {
   uint16_t op = 1;
@@ -489,7 +490,8 @@ std::vector<GoodRow> good_rows() {
        .frame = eth(kMacCore, kMacVendor, kEtherIpv4) + ipv4({.proto = kProtoIcmp}, echo(8, filler(56))),
        .want = {.l3 = L3::kIpv4, .ethertype = kEtherIpv4, .l3_offset = kEth, .l4_offset = kEth + kIp4Hdr,
                 .payload_offset = kEth + kIp4Hdr + kIcmpHdr, .payload_len = 56, .ip_proto = kProtoIcmp,
-                .icmp_type = 8, .icmp_code = 0, .ttl = 64, .flags = kFlagHasL4, .src_ip = a4, .dst_ip = b4}},
+                .src_port = kEchoId, .dst_port = kEchoId, .icmp_type = 8, .icmp_code = 0, .ttl = 64,
+                .flags = kFlagHasL4, .src_ip = a4, .dst_ip = b4}},
       {.what = "ipv4_icmp_port_unreachable_quoting_udp",
        .frame = eth(kMacCore, kMacVendor, kEtherIpv4) +
                 ipv4({.proto = kProtoIcmp, .src = kIp4B, .dst = kIp4A},
@@ -598,13 +600,15 @@ std::vector<GoodRow> good_rows() {
                 .payload_offset = kEth + kIp6Hdr + kUdpHdr, .payload_len = 100, .ip_proto = kProtoUdp,
                 .src_port = 4500, .dst_port = 4500, .ttl = 3, .flags = kFlagHasL4, .src_ip = kIp6A,
                 .dst_ip = kIp6B}},
-      // The parser's ICMPv6 header is 4 bytes: identifier and sequence count as payload.
+      // The parser's ICMPv6 header is 4 bytes: identifier and sequence count as payload (the
+      // identifier also goes in both port fields: it keys echo flows).
       {.what = "icmpv6_echo_request",
        .frame = eth(kMacCore, kMacVendor, kEtherIpv6) + ipv6({.next = kProtoIcmpv6}, echo(128, filler(32))),
        .want = {.l3 = L3::kIpv6, .ethertype = kEtherIpv6, .l3_offset = kEth, .l4_offset = kEth + kIp6Hdr,
                 .payload_offset = kEth + kIp6Hdr + kIcmp6Hdr, .payload_len = 4 + 32, .ip_proto = kProtoIcmpv6,
-                .icmp_type = 128, .icmp_code = 0, .ttl = 64, .flags = kFlagHasL4, .src_ip = kIp6A,
-                .dst_ip = kIp6B}},
+                .src_port = kEchoId, .dst_port = kEchoId, .icmp_type = 128, .icmp_code = 0, .ttl = 64,
+                .flags = kFlagHasL4, .src_ip = kIp6A, .dst_ip = kIp6B},
+       .headers_end = kEth + kIp6Hdr + 8},
       {.what = "ipv6_hop_by_hop_dstopts_routing_then_tcp",
        .frame = ipv6_ext_chain_tcp(),
        .want = {.l3 = L3::kIpv6, .ethertype = kEtherIpv6, .l3_offset = kEth,
