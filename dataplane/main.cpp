@@ -12,6 +12,7 @@
 #include "dataplane/cli.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/live.hpp"
+#include "dataplane/policy.hpp"
 #include "dataplane/replay.hpp"
 #include "dataplane/report.hpp"
 #include "dataplane/signals.hpp"
@@ -67,7 +68,6 @@ void print_loaded(const config::Config& c, const LoadedSignatures& sigs) {
               c.flows.verify_checksums ? "verified" : "not verified");
   std::printf("  metrics: http://%s/metrics\n", c.metrics.listen.c_str());
   print_signatures(stdout, sigs, c);
-  std::printf("configuration OK\n");
 }
 
 int run(const CliOptions& cli) {
@@ -89,11 +89,25 @@ int run(const CliOptions& cli) {
       load_signatures(config, RuleSources{cli.rules_only, cli.rules_extra});
   if (cli.test_config) {
     print_loaded(config, signatures);
+    if (signatures.policy && signatures.policy->mode == rules::PolicyMode::kEnforce) {
+      // rte_acl builds in EAL memory: a private replay-style EAL, gone again after.
+      init_eal(plan_eal(config, RunMode::kReplay, cli.eal_args));
+      const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
+      std::printf("  policy classifier: %zu IPv4 + %zu IPv6 ACL rules\n", policy->classifier->acl_rules_v4(),
+                  policy->classifier->acl_rules_v6());
+      cleanup_eal(true);
+    }
+    std::printf("configuration OK\n");
     return 0;
   }
   install_stream_allocator();
 
   if (!cli.read_pcap.empty()) {
+    if (!cli.learn_policy.empty() && config.network.vendor_nets.empty()) {
+      throw config::LoadError({"--learn-policy", 0, 0},
+                              "needs the vendor side's networks (--vendor-net CIDR or [network] vendor_nets): "
+                              "without them no flow is the vendor's");
+    }
     PcapSource source(cli.read_pcap);  // before the EAL: a bad file fails fast
     const EalPlan plan = plan_eal(config, RunMode::kReplay, cli.eal_args);
     init_eal(plan);
@@ -101,11 +115,6 @@ int run(const CliOptions& cli) {
     options.out_pcap = cli.write_pcap;
     options.vendor_nets = config.network.vendor_nets;
     options.learn_policy = cli.learn_policy;
-    if (!cli.learn_policy.empty() && config.network.vendor_nets.empty()) {
-      throw config::LoadError({"--learn-policy", 0, 0},
-                              "needs the vendor side's networks (--vendor-net CIDR or [network] vendor_nets): "
-                              "without them no flow is the vendor's");
-    }
     if (config.metrics_given) options.metrics_listen = config.metrics.listen;
     options.rule_metrics = config.metrics.rules;
     const ReplayResult result = run_replay(source, config, options, signatures, [] {

@@ -131,6 +131,10 @@ bool parse_quoted(const uint8_t* headers, uint32_t headers_len, const PacketInfo
     q.src_port = read16(headers + off);
     q.dst_port = read16(headers + off + 2);
     q.flags |= kFlagHasL4;
+  } else if (is_icmp(q) && off + 8 <= headers_len) {  // a quoted echo: its flow is keyed by identifier
+    q.icmp_type = headers[off];
+    q.src_port = q.dst_port = read16(headers + off + 4);
+    q.flags |= kFlagHasL4;
   }
   return true;
 }
@@ -360,11 +364,15 @@ void Worker::reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, u
   if (r.to_receiver != nullptr) tx_[kMaxBurst + n_rejects++] = r.to_receiver;
 }
 
-// Neighbour/router discovery when [policy.l2] lets it bypass the allows; ICMP errors are
-// judged by the flow they quote (police()).
+// IPv6's link-local control when [policy.l2] allow_icmpv6_nd lets it bypass the allows:
+// neighbour/router discovery (133-137) and multicast listener discovery (130-132, 143),
+// without which IPv6 stops working on the segment. ICMP errors are judged by the flow they
+// quote (police()).
 bool Worker::is_exempt(const PacketInfo& pkt) const noexcept {
-  return setup_.policy->allow_icmpv6_nd && pkt.ip_proto == ip_proto::kIcmpv6 && (pkt.flags & kFlagHasL4) != 0 &&
-         pkt.icmp_type >= 133 && pkt.icmp_type <= 137;
+  if (!setup_.policy->allow_icmpv6_nd || pkt.ip_proto != ip_proto::kIcmpv6 || (pkt.flags & kFlagHasL4) == 0) {
+    return false;
+  }
+  return (pkt.icmp_type >= 130 && pkt.icmp_type <= 137) || pkt.icmp_type == 143;
 }
 
 // Anti-spoofing: IP frames from the vendor port must come from [network] vendor_nets. The
@@ -375,22 +383,21 @@ uint16_t Worker::drop_spoofed(uint16_t n) noexcept {
   uint16_t dropped = 0;
   for (uint16_t i = 0; i < n; ++i) {
     PacketInfo& pkt = info_[i];
-    if (rx_[i] == nullptr || (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6)) continue;
+    if (rx_[i] == nullptr || (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6)) continue;  // malformed: l3 hidden
     const bool v6 = pkt.l3 == L3::kIpv6;
     const uint8_t* src = pkt.src_ip.data();
     if (in_nets(setup_.vendor_nets, v6, src)) continue;
     if (std::memcmp(src, kZero, v6 ? 16 : 4) == 0) continue;
     if (v6 && src[0] == 0xfe && (src[1] & 0xc0) == 0x80) continue;
-    if (setup_.drop_spoofed) {
-      counters_.drops[static_cast<size_t>(DropReason::kSpoofedSource)].add(1);
-      rte_pktmbuf_free(rx_[i]);
-      rx_[i] = nullptr;
-      ++dropped;
-    } else {
+    if (!setup_.drop_spoofed) {  // fail open: counted, then a flow like any other
       counters_.malformed_passed[static_cast<size_t>(DropReason::kSpoofedSource)].add(1);
+      continue;
     }
-    pkt.l3 = L3::kOther;  // no flow, no policy: it proves nothing about its sender
-    pkt.flags |= kFlagMalformed;
+    counters_.drops[static_cast<size_t>(DropReason::kSpoofedSource)].add(1);
+    rte_pktmbuf_free(rx_[i]);
+    rx_[i] = nullptr;
+    pkt.l3 = L3::kOther;  // makes no flow
+    ++dropped;
   }
   return dropped;
 }

@@ -45,8 +45,9 @@ struct Policy {
   uint32_t learn_min_hosts = 4;     // learn: aggregate a service's destinations only from this many hosts
   uint8_t learn_max_prefix_v4 = 24;  // ... and never into a prefix shorter than these
   uint8_t learn_max_prefix_v6 = 64;
-  // [policy.l2]: non-IP ethertypes let across (host byte order), and whether IPv6
-  // neighbour/router discovery (ICMPv6 types 133-137) bypasses the allows.
+  // [policy.l2]: non-IP ethertypes let across (host byte order), and whether IPv6's
+  // link-local control — neighbour/router discovery (ICMPv6 133-137) and multicast listener
+  // discovery (130-132, 143) — bypasses the allows.
   std::vector<uint16_t> allow_ethertypes{kEthertypeArp};
   bool allow_icmpv6_nd = true;
   std::vector<Allow> allows;  // in file order, then table order: the first listed wins a tie

@@ -2,8 +2,10 @@
 # The Sentinel demo (`make demo`): builds the virtual board (namespaces "vendor" and
 # "core" joined only through the sentinel), runs real traffic across it, sends an exploit
 # for the vendor box's HG532 UPnP service (CVE-2017-17215) that the shipped signatures
-# drop and log to eve.json while ordinary HTTP keeps working, then stops the sentinel to
-# show that it is inline: with it gone, the two sides cannot talk at all.
+# drop and log to eve.json while ordinary HTTP keeps working, lets the vendor box try to call
+# home to an address its communication policy (board/demo/demo-policy.toml) does not list,
+# which the sentinel stops and logs, then stops the sentinel to show that it is inline: with
+# it gone, the two sides cannot talk at all.
 #
 # Usage: demo.sh SENTINEL_BINARY        (as root; ends by itself in well under a minute)
 set -euo pipefail
@@ -19,6 +21,10 @@ TOPOLOGY=$HERE/topology.sh
 # The shipped signatures (config/rules.d of this repository).
 RULES_DIR=$(realpath -m "$HERE/../../config/rules.d")
 [[ -d $RULES_DIR ]] || die "rule directory '$RULES_DIR' not found"
+# The demo board's communication policy, loaded with -s beside the shipped signatures: it
+# names the board's addresses, so it is no part of config/rules.d (see the file).
+POLICY=$HERE/demo-policy.toml
+[[ -f $POLICY ]] || die "policy file '$POLICY' not found"
 # Debian's interpreter: the python3 on PATH may be another one (pyenv).
 PYTHON=/usr/bin/python3
 for tool in ip ethtool ping curl sha256sum realpath "$PYTHON"; do
@@ -27,7 +33,7 @@ done
 
 # The demo board: PREFIX "" gives these names (see topology.sh).
 readonly VENDOR_NS=vendor CORE_NS=core VENDOR_PORT=sv-vendor CORE_PORT=sv-core
-readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1 VENDOR_V4=198.51.100.2
+readonly CORE_V4=198.51.100.1 CORE_V6=2001:db8:51::1 VENDOR_V4=198.51.100.2 VENDOR_V6=2001:db8:51::2
 readonly HTTP_PORT=8080 FILE_MIB=20
 # The vendor box's UPnP service (Huawei HG532: port 37215) and the rule that guards it
 # (config/rules.d/vendor-equipment.toml): action drop, so the attack's flow dies.
@@ -38,6 +44,10 @@ readonly REQUEST_TIMEOUT_S=5
 readonly ALERT_TIMEOUT_S=5
 readonly FORWARDING_TIMEOUT_S=30
 readonly METRICS_LISTEN=127.0.0.1:9752
+# Where the vendor box tries to call home: an address no [[allow]] of the policy lists, put
+# on core's side (TEST-NET-3, on-link for the vendor box). The policy's default is drop.
+readonly HOME_NET=203.0.113.0/24 HOME_V4=203.0.113.10 HOME_PORT=80 POLICY_SID=1000001
+readonly CALL_HOME_TIMEOUT_S=4
 
 # Headings in bold when a human is watching.
 if [[ -t 1 ]]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B='' G='' R='' N=''; fi
@@ -58,6 +68,7 @@ sentinel_pid=''
 http_pid=''
 curl_pid=''
 upnp_pid=''
+home_pid=''
 
 # Stop a background process we started: TERM, up to $2 seconds' grace, then KILL.
 stop_pid() {
@@ -80,6 +91,7 @@ cleanup() {
     [[ -z $http_pid ]] || stop_pid "$http_pid" 2
     [[ -z $curl_pid ]] || stop_pid "$curl_pid" 2
     [[ -z $upnp_pid ]] || stop_pid "$upnp_pid" 2
+    [[ -z $home_pid ]] || stop_pid "$home_pid" 2
     printf '\n%s[teardown]%s removing the virtual board\n' "$B" "$N"
     "$TOPOLOGY" down "" 2>&1 | indent || true
     rm -rf "$tmp/www" "$tmp/download.bin"
@@ -117,17 +129,25 @@ stats_interval = 1
 [metrics]
 listen = "$METRICS_LISTEN"
 
+[network]
+# The vendor box's own addresses (the board's subnet is shared with core): a frame from the
+# vendor port with any other source is dropped as spoofed_source.
+vendor_nets = ["$VENDOR_V4/32", "$VENDOR_V6/128"]
+
 [rules]
 # The shipped signatures; no compiled-database cache, so the demo leaves nothing behind.
+# The communication policy comes with -s (board/demo/demo-policy.toml).
 dir = "$RULES_DIR"
 cache_dir = ""
 EOF
 say "$tmp/sentinel.toml:"
 indent <"$tmp/sentinel.toml"
+say "and the communication policy, $POLICY (comments left out):"
+grep -v '^[[:space:]]*#' "$POLICY" | sed 's/[[:space:]]*#.*//' | cat -s | indent
 
 step "Start the sentinel in the background"
-cmd "$SENTINEL" -c "$tmp/sentinel.toml"
-"$SENTINEL" -c "$tmp/sentinel.toml" >"$out" 2>&1 </dev/null &
+cmd "$SENTINEL" -c "$tmp/sentinel.toml" -s "$POLICY"
+"$SENTINEL" -c "$tmp/sentinel.toml" -s "$POLICY" >"$out" 2>&1 </dev/null &
 sentinel_pid=$!
 say "output goes to $out; waiting (up to ${FORWARDING_TIMEOUT_S} s) for it to log 'forwarding'"
 deadline=$((SECONDS + FORWARDING_TIMEOUT_S))
@@ -401,12 +421,98 @@ step "Ordinary HTTP to the vendor box keeps working after the attack"
 check_ordinary_get get2 "HTTP GET core -> vendor:$UPNP_PORT after the attack"
 stop_pid "$upnp_pid" 2; upnp_pid=''
 
+step "The vendor box tries to call home to $HOME_V4:$HOME_PORT, which its policy does not list"
+say "a stand-in for the vendor's cloud on core's side: $HOME_V4 on core's eth0, on-link for the vendor box"
+run_quoted ip -n "$CORE_NS" addr add "$HOME_V4/${HOME_NET#*/}" dev eth0
+run_quoted ip -n "$VENDOR_NS" route add "$HOME_NET" dev eth0
+mkdir -p "$tmp/home"
+echo "welcome home, HG532" >"$tmp/home/beacon"
+cmd ip netns exec "$CORE_NS" "$PYTHON" -m http.server "$HOME_PORT" --bind "$HOME_V4" --directory home
+ip netns exec "$CORE_NS" "$PYTHON" -m http.server "$HOME_PORT" --bind "$HOME_V4" \
+    --directory "$tmp/home" >"$tmp/home.log" 2>&1 </dev/null &
+home_pid=$!
+# Ready when it answers inside its own namespace (this does not cross the sentinel).
+home_url="http://$HOME_V4:$HOME_PORT/beacon"
+for _ in $(seq 1 50); do
+    ip netns exec "$CORE_NS" curl -s -o /dev/null --max-time 1 "$home_url" && break
+    kill -0 "$home_pid" 2>/dev/null || { indent <"$tmp/home.log"; die "the call-home server did not start"; }
+    sleep 0.2
+done
+ip netns exec "$CORE_NS" curl -sf -o /dev/null --max-time 1 "$home_url" \
+    || { indent <"$tmp/home.log"; die "the call-home server does not answer on $home_url"; }
+say "it answers inside core; now the vendor box calls it, across the sentinel:"
+cmd ip netns exec "$VENDOR_NS" curl --connect-timeout "$CALL_HOME_TIMEOUT_S" "$home_url"
+rc=0
+ip netns exec "$VENDOR_NS" curl -sS --connect-timeout "$CALL_HOME_TIMEOUT_S" \
+    --max-time $((CALL_HOME_TIMEOUT_S + 2)) -o "$tmp/home.body" "$home_url" 2>"$tmp/home.err" || rc=$?
+indent <"$tmp/home.err"
+if (( rc == 0 )); then
+    indent <"$tmp/home.body"
+    fail "the vendor box reached $HOME_V4: the policy did not stop it"
+elif (( rc == 28 )); then
+    pass "the call home failed: no connection within ${CALL_HOME_TIMEOUT_S} s (curl exit 28; its SYN and retries dropped)"
+else
+    fail "the call home failed, but not by a dropped SYN (curl exit $rc)"
+fi
+# The server logs each request, opening with the client's address.
+if grep -q "^$VENDOR_V4 " "$tmp/home.log"; then
+    fail "the call-home server logged a request from the vendor box:"
+    grep "^$VENDOR_V4 " "$tmp/home.log" | indent
+else
+    pass "the call-home server never heard from the vendor box"
+fi
+stop_pid "$home_pid" 2; home_pid=''
+
+# The policy's alert (gid 2) for the call home, as written in eve.json: one line per flow.
+cat >"$tmp/home_alerts.py" <<'EOF'
+import json
+import sys
+
+path, dest, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if event.get("event_type") == "alert" and event.get("alert", {}).get("gid") == 2 \
+                    and event.get("dest_ip") == dest and event.get("dest_port") == port:
+                print(line, end="")
+except FileNotFoundError:
+    pass
+EOF
+home_alerts() { "$PYTHON" "$tmp/home_alerts.py" "$tmp/log/eve.json" "$HOME_V4" "$HOME_PORT"; }
+say "waiting (up to ${ALERT_TIMEOUT_S} s) for the policy's alert in eve.json"
+deadline=$((SECONDS + ALERT_TIMEOUT_S))
+until [[ -n $(home_alerts) ]] || (( SECONDS >= deadline )); do sleep 0.2; done
+home_alerts >"$tmp/home_alerts.txt"
+if [[ -s $tmp/home_alerts.txt ]]; then
+    say "the alert line, as eve.json has it:"
+    indent <"$tmp/home_alerts.txt"
+    want="policy: vendor → $HOME_V4:$HOME_PORT/tcp not allowed"
+    count=$(wc -l <"$tmp/home_alerts.txt")
+    if "$PYTHON" -c '
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+e = json.loads(lines[0])
+ok = len(lines) == 1 and e["alert"]["signature"] == sys.argv[2] and e["alert"]["signature_id"] == int(sys.argv[3]) \
+    and e["alert"]["action"] == "blocked" and e["sentinel"]["verdict"] == "dropped"
+sys.exit(0 if ok else 1)' "$tmp/home_alerts.txt" "$want" "$POLICY_SID"; then
+        pass "one alert for the flow (gid 2, sid $POLICY_SID): \"$want\", blocked, dropped"
+    else
+        fail "expected one alert \"$want\" (sid $POLICY_SID, blocked, dropped); found $count line(s)"
+    fi
+else
+    fail "no policy alert for $HOME_V4:$HOME_PORT in eve.json within ${ALERT_TIMEOUT_S} s"
+fi
+
 step "What Prometheus sees: the sentinel's /metrics (management address $METRICS_LISTEN)"
 cmd curl -s "http://$METRICS_LISTEN/metrics"
 if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
-    grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="(tx_full|signature|flow_blocked|bad_checksum)")' \
+    grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="(tx_full|signature|flow_blocked|bad_checksum|policy|spoofed_source)")' \
         <<<"$metrics" | indent
-    grep -E '^sentinel_(rules_loaded|alerts_total)' <<<"$metrics" | awk '$2 != 0' | indent
+    grep -E '^sentinel_(rules_loaded|alerts_total|policy_flows_total)' <<<"$metrics" | awk '$2 != 0' | indent
     forwarded=$(awk '/^sentinel_packets_total\{direction="to_core",verdict="forwarded"\}/ {print $2}' <<<"$metrics")
     if [[ -n $forwarded && $forwarded != 0 ]]; then
         pass "the metrics count the frames that crossed ($forwarded to_core)"
@@ -418,6 +524,13 @@ if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
         pass "the metrics count the attack's drop (reason signature: $by_signature)"
     else
         fail "the metrics show no drop for reason signature"
+    fi
+    by_policy=$(awk '/^sentinel_drops_total\{reason="policy"\}/ {print $2}' <<<"$metrics")
+    violations=$(awk '/^sentinel_policy_flows_total\{decision="violation"\}/ {print $2}' <<<"$metrics")
+    if [[ -n $by_policy && $by_policy != 0 && -n $violations && $violations != 0 ]]; then
+        pass "the metrics count the call home: $violations policy violation(s), $by_policy frame(s) dropped (reason policy)"
+    else
+        fail "the metrics show no policy violation or drop (violations ${violations:-absent}, drops ${by_policy:-absent})"
     fi
 else
     fail "no /metrics at $METRICS_LISTEN"
