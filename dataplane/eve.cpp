@@ -59,6 +59,7 @@ std::string policy_signature(const AlertRecord& rec) {
   std::string text = "policy: ";
   text += side_name(rec.in_iface);
   text += " \u2192 ";
+  if (rec.ip_version == 0 && rec.ether_type == rules::kEthertypeLlc) return text + "802.3 frame (llc) not allowed";
   if (rec.ip_version == 0) {
     char et[8];
     std::snprintf(et, sizeof et, "0x%04x", rec.ether_type);

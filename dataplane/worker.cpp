@@ -78,6 +78,8 @@ uint32_t read32(const uint8_t* p) noexcept {
 
 uint16_t read16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
+constexpr uint16_t kEthertypeMin = 0x0600;  // below: an IEEE 802.3 length
+
 AlertSource alert_source(uint32_t gid) noexcept {
   if (gid == rules::kGidAnomalies) return AlertSource::kAnomaly;
   if (gid == rules::kGidPolicy) return AlertSource::kPolicy;
@@ -444,24 +446,14 @@ void Worker::admit(uint16_t n) noexcept {
     }
     if (setup_.policy == nullptr || fi.policy != PolicyState::kUndecided) continue;
     const PacketInfo& pkt = info_[i];
-    if (is_icmp_error(pkt)) continue;  // judged by the flow it quotes, in police()
-    if (is_exempt(pkt)) {
-      fi.policy = PolicyState::kAllowed;
-      counters_.policy.allowed.add(1);
-      continue;
-    }
+    // Judged packet by packet in police(), never deciding the flow they share with other
+    // packets of the two hosts: exempt control, errors (by the flow they quote, learnt in
+    // inspect()) and later fragments (no ports: they follow their first fragment's fate).
+    if (is_icmp_error(pkt) || is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) continue;
     const bool tcp = pkt.ip_proto == ip_proto::kTcp;
     fi.midstream = tcp && (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn;
     if (setup_.learn) {
-      // Mid-stream, the lower port is taken for the server's: either way round is permitted.
-      const bool reverse = fi.midstream && has_ports(pkt) && pkt.src_port < pkt.dst_port;
-      const rules::PolicyQuery q = query_of(pkt, kDir, reverse);
-      LearnKey key{q.src, q.dst, q.dst_port, q.ip_proto, static_cast<uint8_t>(q.v6), static_cast<uint8_t>(q.from_vendor), {}};
-      const uint32_t before = learn_->size();
-      fi.learn = learn_->record(key);
-      if (fi.learn == LearnTable::kNone) counters_.policy.learn_table_full.add(1);
-      counters_.policy.learn_entries.add(learn_->size() - before);
-      fi.policy = PolicyState::kAllowed;
+      learn_flow(fi, pkt, kDir);
       continue;
     }
     fi.policy = PolicyState::kQueued;
@@ -485,19 +477,31 @@ void Worker::admit(uint16_t n) noexcept {
   }
 }
 
+// Learn mode: records the flow's observation. Mid-stream, the lower port is taken for the
+// server's (either way round is permitted when enforced).
+void Worker::learn_flow(FlowInspect& fi, const PacketInfo& pkt, Direction dir) noexcept {
+  const bool reverse = fi.midstream && has_ports(pkt) && pkt.src_port < pkt.dst_port;
+  const rules::PolicyQuery q = query_of(pkt, dir, reverse);
+  const LearnKey key{q.src, q.dst, q.dst_port, q.ip_proto, static_cast<uint8_t>(q.v6),
+                     static_cast<uint8_t>(q.from_vendor), {}};
+  const uint32_t before = learn_->size();
+  fi.learn = learn_->record(key);
+  if (fi.learn == LearnTable::kNone) counters_.policy.learn_table_full.add(1);
+  counters_.policy.learn_entries.add(learn_->size() - before);
+  fi.policy = PolicyState::kAllowed;
+}
+
 // The policy's verdict on one packet of an IP flow in enforce mode. An ICMP error follows
 // the flow it quotes when that flow is known; otherwise it is a flow of its own.
 template <Direction kDir>
 Worker::Policing Worker::police(FlowInspect& fi, const PacketInfo& pkt, const uint8_t* headers,
                                 uint32_t headers_len) noexcept {
+  if (is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) return Policing::kForward;
   if (is_icmp_error(pkt)) {
-    PacketInfo quoted;
-    if (parse_quoted(headers, headers_len, pkt, quoted)) {
-      if (const FlowEntry* e = flow_table_->find(quoted, now_)) {
-        const PolicyState ps = inspect_[flow_table_->slot_of(e)].policy;
-        if (ps == PolicyState::kDenied) return Policing::kDrop;
-        if (ps != PolicyState::kUndecided && ps != PolicyState::kQueued) return Policing::kForward;
-      }
+    if (const FlowEntry* e = quoted_flow(pkt, headers, headers_len)) {
+      const PolicyState ps = inspect_[flow_table_->slot_of(e)].policy;
+      if (ps == PolicyState::kDenied) return Policing::kDrop;
+      if (ps != PolicyState::kUndecided && ps != PolicyState::kQueued) return Policing::kForward;
     }
     if (fi.policy == PolicyState::kUndecided) {
       const rules::PolicyQuery q = query_of(pkt, kDir, false);
@@ -519,13 +523,61 @@ Worker::Policing Worker::police(FlowInspect& fi, const PacketInfo& pkt, const ui
   }
 }
 
+// The flow an ICMP error reports on: the quoted packet's flow, when the error goes back to
+// that packet's sender (an error addressed elsewhere follows nothing: it would be a way to
+// talk to anyone under an allowed flow's cover).
+const FlowEntry* Worker::quoted_flow(const PacketInfo& pkt, const uint8_t* headers, uint32_t headers_len) noexcept {
+  PacketInfo quoted;
+  if (!parse_quoted(headers, headers_len, pkt, quoted)) return nullptr;
+  if (quoted.l3 != pkt.l3 || std::memcmp(quoted.src_ip.data(), pkt.dst_ip.data(), pkt.l3 == L3::kIpv6 ? 16 : 4) != 0) {
+    return nullptr;
+  }
+  return flow_table_->find(quoted, now_);
+}
+
+// An IP packet the full flow table refused is judged on its own, so that filling the table
+// never opens a way around the policy: permitted when either orientation is (it may be a
+// reply), else the default action, alerted packet by packet (the alert ring bounds them).
+template <Direction kDir>
+DropReason Worker::police_unflowed(uint16_t i) noexcept {
+  const PacketInfo& pkt = info_[i];
+  if (setup_.learn || is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) return DropReason::kNone;
+  rte_mbuf* m = rx_[i];
+  if (is_icmp_error(pkt) && m->nb_segs == 1) {
+    if (const FlowEntry* e = quoted_flow(pkt, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len)) {
+      return inspect_[flow_table_->slot_of(e)].policy == PolicyState::kDenied ? DropReason::kPolicy : DropReason::kNone;
+    }
+  }
+  const rules::PolicyQuery q[2] = {query_of(pkt, kDir, false), query_of(pkt, kDir, true)};
+  uint32_t allow[2] = {};
+  setup_.classifier->classify(q, allow);
+  if (allow[0] != rules::PolicyClassifier::kNoAllow || allow[1] != rules::PolicyClassifier::kNoAllow) {
+    return DropReason::kNone;
+  }
+  const rules::PolicyDefault d = setup_.policy->default_action;
+  if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
+  const bool drop = d != rules::PolicyDefault::kAlert;
+  counters_.policy.violations.add(1);
+  cur_pkt_ = &pkt;
+  AlertRecord rec = alert_base(m, kDir, drop);
+  rec.gid = rules::kGidPolicy;
+  rec.sid = setup_.policy->default_sid;
+  rec.rev = 1;
+  rec.action = drop ? rules::Action::kDrop : rules::Action::kAlert;
+  counters_.inspect.alerts[static_cast<size_t>(AlertSource::kPolicy)][static_cast<size_t>(rec.action)].add(1);
+  if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
+  return drop ? DropReason::kPolicy : DropReason::kNone;
+}
+
 // The policy for a frame without a flow: non-IP frames against [policy.l2] (learn mode
-// records their ethertypes). IP frames the flow table refused are not judged here.
+// records their ethertypes); IP frames the full flow table refused, by police_unflowed().
 template <Direction kDir>
 DropReason Worker::police_frame(uint16_t i) noexcept {
   const PacketInfo& pkt = info_[i];
-  if ((pkt.l3 != L3::kOther && pkt.l3 != L3::kArp) || (pkt.flags & kFlagMalformed) != 0) return DropReason::kNone;
-  const uint16_t et = pkt.ethertype;
+  if ((pkt.flags & kFlagMalformed) != 0) return DropReason::kNone;
+  if (pkt.l3 == L3::kIpv4 || pkt.l3 == L3::kIpv6) return police_unflowed<kDir>(i);
+  // 802.3 frames carry a length, not an ethertype: one class, "llc".
+  const uint16_t et = pkt.ethertype < kEthertypeMin ? rules::kEthertypeLlc : pkt.ethertype;
   if (setup_.learn) {
     learn_->record_ethertype(et);
     return DropReason::kNone;
@@ -575,6 +627,10 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
 
   Policing policing = Policing::kForward;
   if (setup_.learn) {
+    // An ICMP error of a flow not seen is an observation of its own, as enforcing judges it.
+    if (fi.learn == LearnTable::kNone && is_icmp_error(pkt) && quoted_flow(pkt, headers, headers_len) == nullptr) {
+      learn_flow(fi, pkt, kDir);
+    }
     if (fi.learn != LearnTable::kNone) learn_->add_bytes(fi.learn, wire_[i]);
   } else if (setup_.policy != nullptr) {
     policing = police<kDir>(fi, pkt, headers, headers_len);

@@ -159,7 +159,12 @@ class alignas(64) Worker {
   Policing police(FlowInspect& fi, const PacketInfo& pkt, const uint8_t* headers, uint32_t headers_len) noexcept;
   template <Direction kDir>
   DropReason police_frame(uint16_t i) noexcept;
+  template <Direction kDir>
+  DropReason police_unflowed(uint16_t i) noexcept;
   [[nodiscard]] bool is_exempt(const PacketInfo& pkt) const noexcept;
+  [[nodiscard]] const FlowEntry* quoted_flow(const PacketInfo& pkt, const uint8_t* headers,
+                                             uint32_t headers_len) noexcept;
+  void learn_flow(FlowInspect& fi, const PacketInfo& pkt, Direction dir) noexcept;
   void scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
   void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
   void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;

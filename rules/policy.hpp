@@ -37,6 +37,9 @@ struct Allow {
 
 inline constexpr uint32_t kDefaultPolicySid = 1000001;
 inline constexpr uint16_t kEthertypeArp = 0x0806;
+// Stands for every IEEE 802.3 frame (STP, CDP, ...: a length below 0x0600 in the type
+// field, not an ethertype), named "llc" in allow_ethertypes.
+inline constexpr uint16_t kEthertypeLlc = 0x0000;
 
 struct Policy {
   PolicyMode mode = PolicyMode::kEnforce;

@@ -190,13 +190,15 @@ const char* proto_keyword(const ServiceKey& key) {
 // Unique because it spells out every field of the key: "vendor tcp/443 v4",
 // "vendor icmp type 8 v4", "core ip/47 v6".
 std::string service_name(const ServiceKey& key) {
-  std::string name = std::string(key.from_core ? "core " : "vendor ") + proto_keyword(key);
+  std::ostringstream name;  // (string concatenation here trips GCC 12's -Wrestrict false positive)
+  name << (key.from_core ? "core " : "vendor ") << proto_keyword(key);
   switch (kind_of(key.ip_proto, key.v6)) {
-    case Kind::kPorts: name += "/" + std::to_string(key.port); break;
-    case Kind::kIcmp: name += " type " + std::to_string(key.port); break;
-    case Kind::kIp: name += "/" + std::to_string(key.ip_proto); break;
+    case Kind::kPorts: name << '/' << key.port; break;
+    case Kind::kIcmp: name << " type " << key.port; break;
+    case Kind::kIp: name << '/' << unsigned{key.ip_proto}; break;
   }
-  return name + (key.v6 ? " v6" : " v4");
+  name << (key.v6 ? " v6" : " v4");
+  return name.str();
 }
 
 std::string ethertype_text(uint16_t ethertype) {
@@ -283,10 +285,12 @@ std::string write_learned_policy(std::span<const LearnedFlow> flows,
 
   // ARP always: without it IPv4 stops working the moment the policy is enforced. IPv4 and
   // IPv6 never: the allows govern them, an l2 pass would bypass the whole policy. Values
-  // below 0x0600 are 802.3 lengths, not ethertypes; the loader rejects both.
+  // below 0x0600 are 802.3 lengths, not ethertypes: they all stand for "llc".
   std::set<uint16_t> l2{kEthertypeArp};
   for (const uint16_t ethertype : ethertypes) {
-    if (ethertype >= kEthertypeMin && ethertype != kEthertypeIpv4 && ethertype != kEthertypeIpv6) {
+    if (ethertype < kEthertypeMin) {
+      l2.insert(kEthertypeLlc);
+    } else if (ethertype != kEthertypeIpv4 && ethertype != kEthertypeIpv6) {
       l2.insert(ethertype);
     }
   }

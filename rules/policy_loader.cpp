@@ -52,7 +52,8 @@ struct NamedEthertype {
   uint16_t type;
   const char* name;
 };
-constexpr std::array<NamedEthertype, 8> kEthertypes{{
+constexpr std::array<NamedEthertype, 9> kEthertypes{{
+    {kEthertypeLlc, "llc"},
     {0x0806, "arp"},
     {0x8035, "rarp"},
     {0x88cc, "lldp"},
@@ -100,7 +101,7 @@ uint16_t read_ethertype(const toml::node& node, const std::string& path) {
   const int64_t value = node.as_integer()->get();
   if (value < kEthertypeMin || value > kEthertypeMax) {
     fail(node.source(), path + ": " + hex(value) + " is out of range " + hex(kEthertypeMin) + ".." +
-                            hex(kEthertypeMax) + " (smaller values are 802.3 lengths)");
+                            hex(kEthertypeMax) + " (smaller values are 802.3 lengths: name them all \"llc\")");
   }
   if (value == kEthertypeIpv4 || value == kEthertypeIpv6) {
     fail(node.source(), path + ": " + hex(value) + " is " +

@@ -730,13 +730,13 @@ TEST(PolicyLearnRoundTrip, AggregatesLoadWithinLimits) {
 TEST(PolicyLearnRoundTrip, OutOfRangeInputsStillLoad) {
   const LearnLimits limits{.min_hosts = 0, .max_prefix_v4 = 40, .max_prefix_v6 = 200,
                            .default_sid = 0};
-  const std::vector<uint16_t> seen{0x0100, 0x0800, 0x86dd};  // an 802.3 length, IPv4, IPv6
+  const std::vector<uint16_t> seen{0x0100, 0x0800, 0x86dd};  // an 802.3 length (llc), IPv4, IPv6
   const Policy policy = load(learn(to_hosts({"10.0.0.1", "10.0.0.2"}), limits, seen));
   EXPECT_EQ(policy.learn_min_hosts, 1u);
   EXPECT_EQ(policy.learn_max_prefix_v4, 32);
   EXPECT_EQ(policy.learn_max_prefix_v6, 128);
   EXPECT_EQ(policy.default_sid, kDefaultPolicySid);
-  EXPECT_EQ(policy.allow_ethertypes, std::vector<uint16_t>{kEthertypeArp});
+  EXPECT_EQ(policy.allow_ethertypes, (std::vector<uint16_t>{kEthertypeLlc, kEthertypeArp}));
   ASSERT_EQ(policy.allows.size(), 1u);
   EXPECT_EQ(policy.allows[0].dst_nets.include,
             (std::vector<config::Cidr>{cidr("10.0.0.1/32"), cidr("10.0.0.2/32")}));

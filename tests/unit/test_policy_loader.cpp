@@ -383,11 +383,12 @@ TEST(PolicyLoader, RangeLimitsAccepted) {
 TEST(PolicyLoader, Ethertypes) {
   const Policy policy = load_some(
       "[policy.l2]\nallow_ethertypes = ['arp', 'rarp', 'lldp', 'lacp', 'eapol', 'ptp',\n"
-      "  'pppoe-discovery', 'pppoe-session', 0x0600, 1536, 0x88cc, 0xffff, 'arp']\n");
-  // In the order written, duplicates kept (harmless).
+      "  'pppoe-discovery', 'pppoe-session', 0x0600, 1536, 0x88cc, 0xffff, 'arp', 'llc']\n");
+  // In the order written, duplicates kept (harmless); "llc" stands for every 802.3 frame.
   EXPECT_EQ(policy.allow_ethertypes,
             (std::vector<uint16_t>{0x0806, 0x8035, 0x88cc, 0x8809, 0x888e, 0x88f7, 0x8863, 0x8864,
-                                   0x0600, 0x0600, 0x88cc, 0xffff, 0x0806}));
+                                   0x0600, 0x0600, 0x88cc, 0xffff, 0x0806, kEthertypeLlc}));
+  EXPECT_STREQ(ethertype_name(kEthertypeLlc), "llc");
   EXPECT_TRUE(load_some("[policy.l2]\nallow_ethertypes = []\n").allow_ethertypes.empty());
 }
 
@@ -399,7 +400,8 @@ TEST(PolicyLoader, EthertypeNames) {
                                                     {0x888e, "eapol"},
                                                     {0x88f7, "ptp"},
                                                     {0x8863, "pppoe-discovery"},
-                                                    {0x8864, "pppoe-session"}};
+                                                    {0x8864, "pppoe-session"},
+                                                    {kEthertypeLlc, "llc"}};
   for (const auto& [type, name] : named) {
     ASSERT_NE(ethertype_name(type), nullptr) << name;
     EXPECT_STREQ(ethertype_name(type), name);
@@ -408,7 +410,7 @@ TEST(PolicyLoader, EthertypeNames) {
         load_some(std::string("[policy.l2]\nallow_ethertypes = ['") + name + "']\n");
     EXPECT_EQ(policy.allow_ethertypes, std::vector<uint16_t>{type}) << name;
   }
-  for (const uint16_t type : {0x0800, 0x86dd, 0x8100, 0x0000, 0x9000, 0xffff}) {
+  for (const uint16_t type : {0x0800, 0x86dd, 0x8100, 0x0001, 0x9000, 0xffff}) {
     EXPECT_EQ(ethertype_name(type), nullptr) << type;
   }
 }
@@ -634,11 +636,11 @@ const BadInput kBadInputs[] = {
     {"ethertypes_not_array", L2 "allow_ethertypes = 'arp'\n",
      "bad.toml:3:20: policy.l2.allow_ethertypes: expected an array, got string"},
     {"ethertype_unknown_name", L2 "allow_ethertypes = ['arp', 'stp']\n",
-     "bad.toml:3:28: policy.l2.allow_ethertypes[1]: unknown ethertype 'stp' (names: arp, rarp, "
-     "lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
+     "bad.toml:3:28: policy.l2.allow_ethertypes[1]: unknown ethertype 'stp' (names: llc, arp, "
+     "rarp, lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
     {"ethertype_name_case", L2 "allow_ethertypes = ['ARP']\n",
-     "bad.toml:3:21: policy.l2.allow_ethertypes[0]: unknown ethertype 'ARP' (names: arp, rarp, "
-     "lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
+     "bad.toml:3:21: policy.l2.allow_ethertypes[0]: unknown ethertype 'ARP' (names: llc, arp, "
+     "rarp, lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
     {"ethertype_ipv4_number", L2 "allow_ethertypes = [0x0800]\n",
      "bad.toml:3:21: policy.l2.allow_ethertypes[0]: 0x0800 is IPv4, which [[allow]] tables "
      "govern, not [policy.l2]"},
@@ -646,17 +648,17 @@ const BadInput kBadInputs[] = {
      "bad.toml:3:28: policy.l2.allow_ethertypes[1]: 0x86dd is IPv6, which [[allow]] tables "
      "govern, not [policy.l2]"},
     {"ethertype_ipv4_name", L2 "allow_ethertypes = ['ipv4']\n",
-     "bad.toml:3:21: policy.l2.allow_ethertypes[0]: unknown ethertype 'ipv4' (names: arp, rarp, "
-     "lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
+     "bad.toml:3:21: policy.l2.allow_ethertypes[0]: unknown ethertype 'ipv4' (names: llc, arp, "
+     "rarp, lldp, lacp, eapol, ptp, pppoe-discovery, pppoe-session; or a number 0x0600..0xffff)"},
     {"ethertype_below_range", L2 "allow_ethertypes = [0x05ff]\n",
      "bad.toml:3:21: policy.l2.allow_ethertypes[0]: 0x05ff is out of range 0x0600..0xffff "
-     "(smaller values are 802.3 lengths)"},
+     "(smaller values are 802.3 lengths: name them all \"llc\")"},
     {"ethertype_above_range", L2 "allow_ethertypes = [0x10000]\n",
      "bad.toml:3:21: policy.l2.allow_ethertypes[0]: 0x10000 is out of range 0x0600..0xffff "
-     "(smaller values are 802.3 lengths)"},
+     "(smaller values are 802.3 lengths: name them all \"llc\")"},
     {"ethertype_negative", L2 "allow_ethertypes = [-1]\n",
      "bad.toml:3:21: policy.l2.allow_ethertypes[0]: -1 is out of range 0x0600..0xffff "
-     "(smaller values are 802.3 lengths)"},
+     "(smaller values are 802.3 lengths: name them all \"llc\")"},
     {"ethertype_float", L2 "allow_ethertypes = [2054.0]\n",
      "bad.toml:3:21: policy.l2.allow_ethertypes[0]: expected an ethertype name or number, got "
      "float"},
