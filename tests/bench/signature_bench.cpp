@@ -13,31 +13,28 @@
 // (flows created, stream state and buffers touched). Each figure is the median of
 // several repetitions, with min and max. Checksums are not verified here (the frames'
 // sequence numbers are rewritten between passes so streams continue; see below).
-#include <rte_cycles.h>
-#include <rte_eal.h>
-#include <rte_eth_ring.h>
-#include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "dataplane/ports.hpp"
 #include "dataplane/stream_pool.hpp"
 #include "dataplane/worker.hpp"
 #include "rules/compiler.hpp"
 #include "rules/loader.hpp"
+#include "tests/bench/bench_common.hpp"
 
 using namespace sentinel;
 using namespace sentinel::dataplane;
+using bench::Figures;
+using bench::put16;
+using bench::put32;
 
 namespace {
 
@@ -60,9 +57,6 @@ std::string random_text(std::mt19937& rng, size_t n) {
   for (char& c : s) c = kAlphabet[pick(rng)];
   return s;
 }
-
-void put16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
-void put32(uint8_t* p, uint32_t v) { put16(p, static_cast<uint16_t>(v >> 16)); put16(p + 2, static_cast<uint16_t>(v)); }
 
 constexpr uint32_t kHeaders = 14 + 20 + 20;
 
@@ -89,44 +83,10 @@ void write_frame(uint8_t* f, const Segment& s, uint32_t seq) {
   std::memcpy(t + 20, s.payload.data(), s.payload.size());
 }
 
-struct Port {
-  rte_ring* rx;
-  rte_ring* tx;
-  uint16_t id;
-};
-
-Port make_port(const std::string& name, rte_mempool* pool) {
-  Port p{};
-  p.rx = rte_ring_create((name + "_rx").c_str(), 8192, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  p.tx = rte_ring_create((name + "_tx").c_str(), 8192, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
-  p.id = static_cast<uint16_t>(rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, SOCKET_ID_ANY));
-  (void)start_port(name, p.id, {1, 1024, 1024}, pool);
-  return p;
-}
-
-struct Figures {
-  std::vector<double> seconds;
-  [[nodiscard]] double median() const {
-    std::vector<double> v = seconds;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }
-};
-
 }  // namespace
 
 int main() {
-  const std::string prefix = "bench-sig-" + std::to_string(getpid());
-  std::vector<std::string> args = {"signature_bench", "--no-huge", "-m", "1024", "--no-pci", "--no-shconf",
-                                   "--no-telemetry", "--file-prefix", prefix, "--lcores", "0",
-                                   "--log-level", "lib.eal:error", "--log-level", "pmd.*:error"};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
+  if (!bench::start_eal("signature_bench", "bench-sig", 1024)) return 1;
   install_stream_allocator();
 
   // Traffic, then rules: literals that mostly do not occur, a few taken from the traffic.
@@ -171,8 +131,8 @@ int main() {
   const auto empty = rules::compile_rules({}, {});
 
   rte_mempool* pool = rte_pktmbuf_pool_create("bench_pool", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  const Port vendor = make_port("vendor", pool);
-  const Port core = make_port("core", pool);
+  const bench::RingPort vendor = bench::make_ring_port("vendor", pool);
+  const bench::RingPort core = bench::make_ring_port("core", pool);
   const size_t n_frames = segments.size();
   std::vector<rte_mbuf*> mbufs(n_frames);
   uint64_t payload_bytes = 0;
@@ -221,13 +181,9 @@ int main() {
       for (int p = 0; p <= kPasses; ++p) {  // pass 0 warms up: flows created, pages touched
         const double t = run_pass([&w] { (void)w.poll_once(); }, p);
         if (p > 0) secs += t;
-        AlertRecord sink[256];
-        while (w.alerts().pop(sink, 256) != 0) {}
+        bench::drain_alerts(w);
       }
-      if (alerts != nullptr) {
-        *alerts = 0;
-        for (const auto& by : w.counters().inspect.alerts) for (const Counter& c : by) *alerts += c.get();
-      }
+      if (alerts != nullptr) *alerts = bench::alerts_generated(w.counters());
       fig.seconds.push_back(secs);
     }
     return fig;
@@ -284,12 +240,10 @@ int main() {
   const double frames = static_cast<double>(n_frames) * kPasses;
   const double bytes = static_cast<double>(payload_bytes) * kPasses;
   auto block = [&](const char* name, const Figures& f, bool last) {
-    std::vector<double> v = f.seconds;
-    std::sort(v.begin(), v.end());
     const double med = f.median();
     std::printf("  \"%s\": {\"seconds_median\": %.6f, \"seconds_min\": %.6f, \"seconds_max\": %.6f, "
                 "\"mpps\": %.3f, \"payload_gbps\": %.3f, \"ns_per_frame\": %.1f}%s\n",
-                name, med, v.front(), v.back(), frames / med / 1e6, bytes * 8 / med / 1e9, med / frames * 1e9,
+                name, med, f.min(), f.max(), frames / med / 1e6, bytes * 8 / med / 1e9, med / frames * 1e9,
                 last ? "" : ",");
   };
   std::printf("{\n  \"flows\": %u, \"frames_per_pass\": %zu, \"passes\": %d, \"repeats\": %d,\n", kFlows * 2,
@@ -307,8 +261,6 @@ int main() {
   std::printf("  \"pipeline_vs_scan_plus_forwarding\": %.3f,\n", combined / pipeline.median());
   std::printf("  \"target\": 0.9\n}\n");
 
-  (void)rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
+  bench::stop_eal();
   return 0;
 }
