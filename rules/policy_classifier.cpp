@@ -226,12 +226,16 @@ Part plan_part(const Allow& allow, uint32_t index, bool v6) {
 // ---- Field layout, per family. ----
 
 // kWords: 32-bit words per address (1 for IPv4, 4 for IPv6). Fields in order: proto, the
-// source words, the destination words, source port, destination port, vendor flag.
+// destination words, the source words, source port, destination port, vendor flag. The
+// trie walks them in this order: destinations first, because allows name their
+// destinations and mostly leave sources open, so the walk narrows early (the policy
+// benchmark measured 1.3-1.6x faster permitted and 2-4x faster violating lookups at 10,000
+// allows than with sources first).
 template <unsigned kWords>
 struct Layout {
   static constexpr unsigned kFields = 2 * kWords + 4;
-  static constexpr unsigned kSrc = 1;
-  static constexpr unsigned kDst = 1 + kWords;
+  static constexpr unsigned kDst = 1;
+  static constexpr unsigned kSrc = 1 + kWords;
   static constexpr unsigned kSrcPort = 1 + 2 * kWords;
   static constexpr unsigned kDstPort = 2 + 2 * kWords;
   static constexpr unsigned kVendor = 3 + 2 * kWords;
@@ -251,8 +255,8 @@ struct Layout {
     };
     def(0, RTE_ACL_FIELD_TYPE_BITMASK, 1, 0, offsetof(AclInput, proto));
     for (unsigned w = 0; w < kWords; ++w) {
-      def(kSrc + w, RTE_ACL_FIELD_TYPE_MASK, 4, 1 + w, offsetof(AclInput, src) + 4 * w);
-      def(kDst + w, RTE_ACL_FIELD_TYPE_MASK, 4, 1 + kWords + w, offsetof(AclInput, dst) + 4 * w);
+      def(kDst + w, RTE_ACL_FIELD_TYPE_MASK, 4, 1 + w, offsetof(AclInput, dst) + 4 * w);
+      def(kSrc + w, RTE_ACL_FIELD_TYPE_MASK, 4, 1 + kWords + w, offsetof(AclInput, src) + 4 * w);
     }
     // Both ports in one 4-byte group.
     def(kSrcPort, RTE_ACL_FIELD_TYPE_RANGE, 2, 1 + 2 * kWords, offsetof(AclInput, src_port));
