@@ -45,7 +45,8 @@ struct FlowKey {
 static_assert(sizeof(FlowKey) == 40, "no implicit padding in the hashed key");
 
 // Whether a packet travels from `lo` to `hi` of its canonical key.
-struct CanonicalKey {
+// 8-aligned: rte_hash_crc reads the key in 8-byte words (an array of these is hashed in place).
+struct alignas(8) CanonicalKey {
   FlowKey key;
   bool from_lo;
 };
