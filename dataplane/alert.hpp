@@ -51,6 +51,7 @@ struct AlertRecord {
 
 // Bits of AlertRecord::flags.
 inline constexpr uint8_t kAlertFlagMidStream = 1U << 0;  // policy: TCP flow first seen without its SYN
+inline constexpr uint8_t kAlertFlagMalformed = 1U << 1;  // policy: a malformed frame a [failure] key passed
 
 static_assert(std::is_trivially_copyable_v<AlertRecord>);
 static_assert(std::is_standard_layout_v<AlertRecord>);

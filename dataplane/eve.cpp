@@ -63,7 +63,7 @@ std::string policy_signature(const AlertRecord& rec) {
   if (rec.ip_version == 0) {
     char et[8];
     std::snprintf(et, sizeof et, "0x%04x", rec.ether_type);
-    text += "ethertype ";
+    text += (rec.flags & kAlertFlagMalformed) != 0 ? "malformed frame, ethertype " : "ethertype ";
     text += et;
     if (const char* name = rules::ethertype_name(rec.ether_type)) text += std::string(" (") + name + ")";
     return text + " not allowed";

@@ -421,9 +421,10 @@ void Worker::decide(FlowInspect& fi, uint32_t allow) noexcept {
   }
 }
 
-// Stage 3b: new flows get fresh inspection state; flows the policy has not decided yet are
-// classified together (enforce) or recorded (learn). A TCP flow first seen without its SYN
-// is classified both ways round: either orientation may be the permitted one.
+// Stage 3b: flows created by this burst get fresh inspection state; flows the policy has
+// not decided yet are classified together (enforce) or recorded (learn). A TCP flow first
+// seen without its SYN is classified both ways round: either orientation may be the
+// permitted one.
 template <Direction kDir>
 void Worker::admit(uint16_t n) noexcept {
   uint16_t nq = 0;
@@ -447,9 +448,11 @@ void Worker::admit(uint16_t n) noexcept {
     if (setup_.policy == nullptr || fi.policy != PolicyState::kUndecided) continue;
     const PacketInfo& pkt = info_[i];
     // Judged packet by packet in police(), never deciding the flow they share with other
-    // packets of the two hosts: exempt control, errors (by the flow they quote, learnt in
-    // inspect()) and later fragments (no ports: they follow their first fragment's fate).
-    if (is_icmp_error(pkt) || is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) continue;
+    // packets of the two hosts: exempt control, and errors (by the flow they quote, learnt
+    // in inspect()). Later fragments carry no ports: until IP reassembly gives them their
+    // first fragment's, they are a port-less flow of their own, which only an allow
+    // without ports permits (fail closed).
+    if (is_icmp_error(pkt) || is_exempt(pkt)) continue;
     const bool tcp = pkt.ip_proto == ip_proto::kTcp;
     fi.midstream = tcp && (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn;
     if (setup_.learn) {
@@ -496,7 +499,7 @@ void Worker::learn_flow(FlowInspect& fi, const PacketInfo& pkt, Direction dir) n
 template <Direction kDir>
 Worker::Policing Worker::police(FlowInspect& fi, const PacketInfo& pkt, const uint8_t* headers,
                                 uint32_t headers_len) noexcept {
-  if (is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) return Policing::kForward;
+  if (is_exempt(pkt)) return Policing::kForward;
   if (is_icmp_error(pkt)) {
     if (const FlowEntry* e = quoted_flow(pkt, headers, headers_len)) {
       const PolicyState ps = inspect_[flow_table_->slot_of(e)].policy;
@@ -541,7 +544,7 @@ const FlowEntry* Worker::quoted_flow(const PacketInfo& pkt, const uint8_t* heade
 template <Direction kDir>
 DropReason Worker::police_unflowed(uint16_t i) noexcept {
   const PacketInfo& pkt = info_[i];
-  if (setup_.learn || is_exempt(pkt) || (pkt.flags & kFlagLaterFragment) != 0) return DropReason::kNone;
+  if (setup_.learn || is_exempt(pkt)) return DropReason::kNone;
   rte_mbuf* m = rx_[i];
   if (is_icmp_error(pkt) && m->nb_segs == 1) {
     if (const FlowEntry* e = quoted_flow(pkt, rte_pktmbuf_mtod(m, const uint8_t*), m->data_len)) {
@@ -569,26 +572,31 @@ DropReason Worker::police_unflowed(uint16_t i) noexcept {
   return drop ? DropReason::kPolicy : DropReason::kNone;
 }
 
-// The policy for a frame without a flow: non-IP frames against [policy.l2] (learn mode
-// records their ethertypes); IP frames the full flow table refused, by police_unflowed().
+// The policy for a frame without a flow: non-IP and malformed frames against [policy.l2]
+// (learn mode records the ethertypes); IP frames the full flow table refused, by
+// police_unflowed().
 template <Direction kDir>
 DropReason Worker::police_frame(uint16_t i) noexcept {
   const PacketInfo& pkt = info_[i];
-  if ((pkt.flags & kFlagMalformed) != 0) return DropReason::kNone;
-  if (pkt.l3 == L3::kIpv4 || pkt.l3 == L3::kIpv6) return police_unflowed<kDir>(i);
+  // A malformed frame a [failure] key passes has no trustworthy addresses: no allow can
+  // permit it, so it is a violation like a non-IP frame of its ethertype (never a way
+  // around the policy).
+  const bool malformed = (pkt.flags & kFlagMalformed) != 0;
+  if (!malformed && (pkt.l3 == L3::kIpv4 || pkt.l3 == L3::kIpv6)) return police_unflowed<kDir>(i);
   // 802.3 frames carry a length, not an ethertype: one class, "llc".
   const uint16_t et = pkt.ethertype < kEthertypeMin ? rules::kEthertypeLlc : pkt.ethertype;
   if (setup_.learn) {
-    learn_->record_ethertype(et);
+    if (!malformed) learn_->record_ethertype(et);
     return DropReason::kNone;
   }
-  if ((l2_allowed_[et / 64] >> (et % 64) & 1) != 0) return DropReason::kNone;
+  if (!malformed && (l2_allowed_[et / 64] >> (et % 64) & 1) != 0) return DropReason::kNone;
   const rules::PolicyDefault d = setup_.policy->default_action;
   if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
   const bool drop = d != rules::PolicyDefault::kAlert;  // reject: nothing to answer a non-IP frame with
   const rte_mbuf* m = rx_[i];
-  const uint8_t* eth = rte_pktmbuf_mtod(m, const uint8_t*);
-  if (l2_limiter_->should_alert(eth + 6, et, now_)) {
+  static constexpr uint8_t kNoMac[6] = {};
+  const uint8_t* src_mac = m->data_len >= 12 ? rte_pktmbuf_mtod_offset(m, const uint8_t*, 6) : kNoMac;  // eth_truncated
+  if (l2_limiter_->should_alert(src_mac, et, now_)) {
     counters_.policy.violations.add(1);
     cur_pkt_ = &pkt;
     AlertRecord rec = alert_base(m, kDir, drop);
@@ -597,7 +605,8 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
     rec.src_addr = {};
     rec.dst_addr = {};
     rec.ether_type = et;
-    std::memcpy(rec.src_mac.data(), eth + 6, 6);
+    rec.flags = malformed ? kAlertFlagMalformed : 0;
+    std::memcpy(rec.src_mac.data(), src_mac, 6);
     rec.gid = rules::kGidPolicy;
     rec.sid = setup_.policy->default_sid;
     rec.rev = 1;
@@ -783,7 +792,7 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     flow_table_->lookup_or_create_burst({info_, n}, kDir, {wire_, n}, now_, {flows_, n});
   }
 
-  // Stage 3b: new flows set up; undecided flows classified by the policy.
+  // Stage 3b: created flows set up; undecided flows classified by the policy.
   admit<kDir>(n);
 
   // Stage 4: inspection and verdict, frame by frame in arrival order (a flow's segments

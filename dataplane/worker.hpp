@@ -205,7 +205,7 @@ class alignas(64) Worker {
   std::unique_ptr<Counter[]> allow_hits_;
   size_t n_allows_ = 0;
   std::array<uint64_t, 65536 / 64> l2_allowed_{};  // [policy.l2] allow_ethertypes, a bit each
-  rules::PolicyQuery queries_[2 * kMaxBurst];  // new flows of a burst: both orientations when mid-stream
+  rules::PolicyQuery queries_[2 * kMaxBurst];  // undecided flows of a burst: both orientations when mid-stream
   uint32_t allow_of_[2 * kMaxBurst];
   uint16_t query_pkt_[2 * kMaxBurst];          // the burst index each query belongs to
 
