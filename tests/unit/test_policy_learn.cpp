@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -83,10 +83,12 @@ std::string allow_block(const std::string& text, std::string_view name) {
 // The allow names in file order.
 std::vector<std::string> allow_names(const std::string& text) {
   std::vector<std::string> names;
-  const std::regex name_line(R"re(\nname = "([^"]*)"\n)re");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), name_line);
-       it != std::sregex_iterator(); ++it) {
-    names.push_back((*it)[1]);
+  static constexpr std::string_view kOpen = "\nname = \"";
+  for (size_t at = text.find(kOpen); at != std::string::npos; at = text.find(kOpen, at + 1)) {
+    const size_t begin = at + kOpen.size();
+    const size_t end = text.find("\"\n", begin);
+    if (end == std::string::npos) break;
+    names.push_back(text.substr(begin, end - begin));
   }
   return names;
 }
@@ -144,10 +146,13 @@ TEST(PolicyLearn, HeaderNamesOriginDateAndCounts) {
                                        flow("192.0.2.5", "10.0.0.1", kUdp, 53, 1, 80)};
   const std::string text = write_learned_policy(flows, {}, {}, true, "capture.pcap");
   const std::string first = text.substr(0, text.find('\n'));
-  EXPECT_TRUE(std::regex_match(
-      first, std::regex(R"(# Sentinel communication policy learned from capture\.pcap on )"
-                        R"(\d{4}-\d{2}-\d{2})")))
-      << first;
+  static constexpr std::string_view kHead = "# Sentinel communication policy learned from capture.pcap on ";
+  ASSERT_EQ(first.size(), kHead.size() + 10) << first;  // + YYYY-MM-DD
+  EXPECT_EQ(first.substr(0, kHead.size()), kHead);
+  const std::string date = first.substr(kHead.size());
+  for (size_t i = 0; i < date.size(); ++i) {
+    EXPECT_TRUE(i == 4 || i == 7 ? date[i] == '-' : std::isdigit(static_cast<unsigned char>(date[i])) != 0) << first;
+  }
   EXPECT_NE(text.find("\n# 6 flows in 3 distinct (side, proto, source, destination, port) "
                       "observations, 2 allows.\n"),
             std::string::npos)
