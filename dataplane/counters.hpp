@@ -71,7 +71,7 @@ struct InspectCounters {
 
 // Communication policy decisions (one writer: the worker).
 struct PolicyCounters {
-  Counter allowed;     // flows an [[allow]] permits (or an ICMP error of one, ND)
+  Counter allowed;     // flows an [[allow]] permits (exempt ND/MLD and ICMP errors are not flows)
   Counter violations;  // flows none permits, and non-IP (source MAC, ethertype) pairs alerted
   Counter learn_entries;     // learn: distinct observations recorded
   Counter learn_table_full;  // learn: new observations refused, the table was full
