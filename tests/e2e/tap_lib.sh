@@ -1,7 +1,8 @@
-# shellcheck shell=bash disable=SC2154  # callers set SENTINEL, tmp, prefix and the timeouts
-# Shared by the e2e tests (sourced, not run): TAP output helpers and the sentinel's
-# start, wait-for-forwarding and stop-with-status steps. Callers set SENTINEL, tmp,
-# prefix, FORWARDING_TIMEOUT_S and STOP_TIMEOUT_S, and print their own plan line.
+# shellcheck shell=bash disable=SC2154  # callers set PYTHON, tmp and the timeouts
+# Shared by the e2e tests (sourced, not run): TAP output helpers, the checks and names
+# every test starts with, the common sentinel.toml, and the sentinel's start,
+# wait-for-forwarding and stop-with-status steps. Callers set PYTHON, tmp,
+# FORWARDING_TIMEOUT_S and STOP_TIMEOUT_S, and print their own plan line.
 
 n=0 failures=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -12,6 +13,63 @@ check() { # check DESCRIPTION COMMAND...: one assertion from a command's status
 }
 diag() { sed 's/^/# /'; }   # TAP comment lines
 bail() { echo "Bail out! $*"; exit 1; }
+
+# e2e_setup SENTINEL_BINARY STEM TOOL...: bails unless root, the binary, the topology
+# script and the tools are there; sets SENTINEL, TOPOLOGY and the board's names. STEM (3
+# chars) makes a prefix of at most 6, so '<prefix>sv-vendor' fits an interface name, unique
+# per run: the test runs beside the demo and beside another run of itself.
+e2e_setup() {
+    local binary=$1 stem=$2 tool
+    shift 2
+    [[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces, raw sockets)"
+    [[ -x $binary ]] || bail "sentinel binary '$binary' not found or not executable"
+    SENTINEL=$(realpath "$binary")
+    TOPOLOGY=$(dirname "${BASH_SOURCE[0]}")/../../board/demo/topology.sh
+    [[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || bail "missing tool: $tool"
+    done
+    prefix=$stem$(printf '%03x' $(($$ % 4096)))
+    # shellcheck disable=SC2034  # used by the tests that source this
+    vendor_ns=${prefix}vendor core_ns=${prefix}core
+    vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
+}
+
+# A TCP port on 127.0.0.1 nobody listens on (the kernel picks it; ss double-checks), other
+# than those given as arguments. A tiny race remains until the program binds it.
+free_port() {
+    local p _
+    for _ in $(seq 1 20); do
+        p=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        [[ " $* " == *" $p "* ]] && continue
+        [[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# write_config METRICS_ADDR: $tmp/sentinel.toml with what every test runs: both board
+# ports on af_packet, one worker without hugepages, metrics on METRICS_ADDR, rules from
+# $tmp/rules.d (created empty: no signatures unless the test writes some), no cache.
+# Callers append [log] (dir "$tmp/log") and whatever else they need.
+write_config() {
+    mkdir -p "$tmp/rules.d" "$tmp/log"
+    cat >"$tmp/sentinel.toml" <<EOF
+[ports]
+vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
+core = "net_af_packet1,iface=${core_port},framecnt=4096"
+
+[dataplane]
+workers = 1
+hugepages = "off"
+
+[metrics]
+listen = "$1"
+
+[rules]
+dir = "$tmp/rules.d"
+cache_dir = ""
+EOF
+}
 
 stop_pid() { # TERM, up to $2 seconds' grace, then KILL; only processes the test started
     local pid=$1 grace=${2:-5} i

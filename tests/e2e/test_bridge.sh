@@ -20,20 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/tap_lib.sh"
 
 [[ $# -eq 1 ]] || bail "usage: $0 SENTINEL_BINARY"
-[[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces, raw sockets)"
-[[ -x $1 ]] || bail "sentinel binary '$1' not found or not executable"
-SENTINEL=$(realpath "$1")
-TOPOLOGY=$HERE/../../board/demo/topology.sh
-[[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
-for tool in ip ethtool ping curl sha256sum "$PYTHON"; do
-    command -v "$tool" >/dev/null || bail "missing tool: $tool"
-done
-
-# A unique, short prefix (<= 6 chars so '<prefix>sv-vendor' fits in 15) lets this test run
-# beside the demo and beside another run of itself.
-prefix=e2e$(printf '%03x' $(($$ % 4096)))
-vendor_ns=${prefix}vendor core_ns=${prefix}core
-vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
+e2e_setup "$1" e2e ip ethtool ping curl sha256sum ss "$PYTHON"
 
 
 tmp=$(mktemp -d /tmp/sentinel-e2e.XXXXXX)
@@ -73,32 +60,17 @@ else
     bail "cannot build the virtual board"
 fi
 
-# --- the sentinel --------------------------------------------------------------------
-mkdir -p "$tmp/log"
+# --- the sentinel (no signatures: this test is about forwarding) ------------------------
 # Its own metrics port, so the test runs beside the demo or another sentinel.
-metrics_port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$tmp/sentinel.toml" <<EOF
-[ports]
-vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
-core = "net_af_packet1,iface=${core_port},framecnt=4096"
-
-[dataplane]
-workers = 1
-hugepages = "off"
+metrics_port=$(free_port) || bail "no free TCP port for the sentinel's metrics"
+write_config "127.0.0.1:${metrics_port}"
+cat >>"$tmp/sentinel.toml" <<EOF
 
 [log]
 dir = "$tmp/log"
 level = "info"
 stats_interval = 1
-
-[metrics]
-listen = "127.0.0.1:${metrics_port}"
-
-[rules]
-dir = "$tmp/rules.d"  # no signatures: this test is about forwarding
-cache_dir = ""
 EOF
-mkdir -p "$tmp/rules.d"
 
 start_sentinel
 

@@ -40,19 +40,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/tap_lib.sh"
 
 [[ $# -eq 1 ]] || bail "usage: $0 SENTINEL_BINARY"
-[[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces, raw sockets)"
-[[ -x $1 ]] || bail "sentinel binary '$1' not found or not executable"
-SENTINEL=$(realpath "$1")
-TOPOLOGY=$HERE/../../board/demo/topology.sh
-[[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
-for tool in ip ethtool ping curl awk "$PYTHON"; do
-    command -v "$tool" >/dev/null || bail "missing tool: $tool"
-done
-
-# A unique, short prefix (<= 6 chars so '<prefix>sv-vendor' fits in 15).
-prefix=pol$(printf '%03x' $(($$ % 4096)))
-vendor_ns=${prefix}vendor core_ns=${prefix}core
-vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
+e2e_setup "$1" pol ip ethtool ping curl awk ss "$PYTHON"
 
 tmp=$(mktemp -d /tmp/sentinel-e2e-policy.XXXXXX)
 sentinel_pid=''
@@ -166,30 +154,17 @@ dst_nets = ["$VENDOR_V4/32"]
 [policy.l2]
 allow_ethertypes = ["arp"]
 EOF
-metrics_port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$tmp/sentinel.toml" <<EOF
-[ports]
-vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
-core = "net_af_packet1,iface=${core_port},framecnt=4096"
-
-[dataplane]
-workers = 1
-hugepages = "off"
+metrics_port=$(free_port) || bail "no free TCP port for the sentinel's metrics"
+write_config "127.0.0.1:${metrics_port}"
+cat >>"$tmp/sentinel.toml" <<EOF
 
 [log]
 dir = "$tmp/log"
 level = "info"
 
-[metrics]
-listen = "127.0.0.1:${metrics_port}"
-
 [network]
 # The vendor box's own addresses: the board's subnet is shared with core.
 vendor_nets = ["$VENDOR_V4/32", "$VENDOR_V6/128"]
-
-[rules]
-dir = "$tmp/rules.d"  # the policy above and no signatures
-cache_dir = ""
 EOF
 
 start_sentinel

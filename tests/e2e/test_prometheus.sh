@@ -27,19 +27,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/tap_lib.sh"
 
 [[ $# -eq 1 ]] || bail "usage: $0 SENTINEL_BINARY"
-[[ $(id -u) -eq 0 ]] || bail "must run as root (network namespaces)"
-[[ -x $1 ]] || bail "sentinel binary '$1' not found or not executable"
-SENTINEL=$(realpath "$1")
-TOPOLOGY=$HERE/../../board/demo/topology.sh
-[[ -x $TOPOLOGY ]] || bail "topology script not found at $TOPOLOGY"
-for tool in ip curl jq awk ss "$PYTHON" "$PROMETHEUS" "$PROMTOOL"; do
-    command -v "$tool" >/dev/null || bail "missing tool: $tool"
-done
-
-# A unique, short prefix (<= 6 chars so '<prefix>sv-vendor' fits in 15).
-prefix=prm$(printf '%03x' $(($$ % 4096)))
-vendor_ns=${prefix}vendor core_ns=${prefix}core
-vendor_port=${prefix}sv-vendor core_port=${prefix}sv-core
+e2e_setup "$1" prm ip curl jq awk ss "$PYTHON" "$PROMETHEUS" "$PROMTOOL"
 
 
 tmp=$(mktemp -d /tmp/sentinel-e2e-prom.XXXXXX)
@@ -67,17 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "# interrupted"; exit 130' INT TERM
 
-# A TCP port on 127.0.0.1 nobody listens on (the kernel picks it; ss double-checks), other
-# than those given as arguments. A tiny race remains until the program binds it.
-free_port() {
-    local p _
-    for _ in $(seq 1 20); do
-        p=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-        [[ " $* " == *" $p "* ]] && continue
-        [[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return 0; }
-    done
-    return 1
-}
 now_s() { date +%s.%N; }
 
 # --- the board, made quiet ---------------------------------------------------------------
@@ -116,28 +93,13 @@ prom_port=$(free_port "$metrics_port") || bail "no free TCP port for prometheus"
 metrics_addr=127.0.0.1:$metrics_port
 echo "# sentinel metrics on $metrics_addr, prometheus on 127.0.0.1:$prom_port"
 
-mkdir -p "$tmp/log"
-cat >"$tmp/sentinel.toml" <<EOF
-[ports]
-vendor = "net_af_packet0,iface=${vendor_port},framecnt=4096"
-core = "net_af_packet1,iface=${core_port},framecnt=4096"
-
-[dataplane]
-workers = 1
-hugepages = "off"
+write_config "$metrics_addr"  # no signatures: this test is about metrics
+cat >>"$tmp/sentinel.toml" <<EOF
 
 [log]
 dir = "$tmp/log"
 level = "info"
-
-[metrics]
-listen = "$metrics_addr"
-
-[rules]
-dir = "$tmp/rules.d"  # no signatures: this test is about forwarding
-cache_dir = ""
 EOF
-mkdir -p "$tmp/rules.d"
 
 start_sentinel
 
