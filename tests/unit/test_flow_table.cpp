@@ -15,6 +15,7 @@
 
 #include "dataplane/flow_table.hpp"
 #include "dataplane/stream.hpp"
+#include "tests/unit/eal_main.hpp"
 
 namespace sentinel::dataplane {
 namespace {
@@ -567,21 +568,5 @@ TEST(FlowTable, BadConfigThrows) {
 }  // namespace sentinel::dataplane
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const std::string prefix = "test-flow-" + std::to_string(getpid());
-  std::vector<std::string> args = {"test_flow_table", "--no-huge", "-m", "128", "--no-pci", "--no-shconf",
-                                   "--no-telemetry", "--file-prefix", prefix, "--lcores", "0@(0-1)",
-                                   "--log-level", "lib.eal:error"};
-  std::vector<char*> eal_argv;
-  for (std::string& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  const int rc = RUN_ALL_TESTS();
-  (void)rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
-  return rc;
+  return sentinel::test::run_tests_with_eal(argc, argv, "test-flow", "128");
 }

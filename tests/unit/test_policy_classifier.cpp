@@ -29,6 +29,7 @@
 #include "config/error.hpp"
 #include "rules/policy.hpp"
 #include "rules/policy_classifier.hpp"
+#include "tests/unit/eal_main.hpp"
 
 namespace sentinel::rules {
 namespace {
@@ -719,24 +720,5 @@ TEST(PolicyClassifier, ContextNames) {
 }  // namespace sentinel::rules
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const std::string prefix = "test-policy-cls-" + std::to_string(getpid());
-  std::vector<std::string> args = {"test_policy_classifier",
-                                   "--no-huge", "-m", "256",  // no hugepage setup needed
-                                   "--no-pci", "--no-shconf", "--no-telemetry",
-                                   "--file-prefix", prefix,  // meson runs binaries in parallel
-                                   "-l", "0",
-                                   "--log-level", "lib.eal:error"};
-  std::vector<char*> eal_argv;
-  for (std::string& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  const int rc = RUN_ALL_TESTS();
-  (void)rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
-  return rc;
+  return sentinel::test::run_tests_with_eal(argc, argv, "test-policy-cls", "256");
 }

@@ -42,6 +42,7 @@
 #include "rules/policy.hpp"
 #include "rules/policy_classifier.hpp"
 #include "rules/policy_learn.hpp"
+#include "tests/unit/eal_main.hpp"
 
 using namespace sentinel;
 using namespace sentinel::dataplane;
@@ -170,12 +171,11 @@ std::vector<uint8_t> ip_frame(const Ip& k) {
 
 // A non-IP frame, padded to the Ethernet minimum.
 std::vector<uint8_t> l2_frame(const Mac& src, const Mac& dst, uint16_t ethertype, const std::vector<uint8_t>& body) {
-  std::vector<uint8_t> f(14, 0);
+  std::vector<uint8_t> f(std::max<size_t>(14 + body.size(), 60), 0);
   std::memcpy(f.data(), dst.data(), 6);
   std::memcpy(f.data() + 6, src.data(), 6);
   put16(f.data() + 12, ethertype);
-  f.insert(f.end(), body.begin(), body.end());
-  if (f.size() < 60) f.resize(60, 0);
+  if (!body.empty()) std::memcpy(f.data() + 14, body.data(), body.size());
   return f;
 }
 
@@ -1642,25 +1642,10 @@ TEST_F(WorkerTest, PolicyAllowedFlowsAreStillScanned) {
 }
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const std::string prefix = "test-worker-" + std::to_string(getpid());
-  std::vector<std::string> args = {"test_worker", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-                                   "--no-telemetry", "--file-prefix", prefix, "--lcores", "0@(0-1)",
-                                   "--log-level", "lib.eal:error", "--log-level", "pmd.*:error"};
-  std::vector<char*> eal_argv;
-  for (std::string& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  install_stream_allocator();
-  g_pool = rte_pktmbuf_pool_create("test_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-  g_vendor = make_port("vendor");
-  g_core = make_port("core");
-  const int rc = RUN_ALL_TESTS();
-  (void)rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
-  return rc;
+  return sentinel::test::run_tests_with_eal(argc, argv, "test-worker", "256", [] {
+    install_stream_allocator();
+    g_pool = rte_pktmbuf_pool_create("test_pool", 4095, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    g_vendor = make_port("vendor");
+    g_core = make_port("core");
+  });
 }
