@@ -59,6 +59,8 @@ struct RulesConfig {
   std::string dir = "/etc/sentinel/rules.d";    // *.toml rule files, loaded in name order
   std::string cache_dir = "/var/cache/sentinel";  // compiled Hyperscan databases; "" = none
   std::string classification;                     // classtype table; "" = the built-in one
+  std::string filters_dir;                        // [[filter]] objects named without '/'; "" = the installed ones
+  uint32_t filter_alerts_per_second = 100;        // per filter, over all workers
   friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
 };
 

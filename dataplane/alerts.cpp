@@ -25,7 +25,7 @@ constexpr std::string_view kPolicyClasstype = "policy-violation";
 }  // namespace
 
 AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes,
-                           const rules::Policy* policy) {
+                           const rules::Policy* policy, std::span<const rules::Filter> filters) {
   auto category = [&classes](const std::string& classtype) {
     const auto it = classes.find(classtype);
     return it == classes.end() ? std::string() : it->second.description;
@@ -45,6 +45,7 @@ AlertCatalog::AlertCatalog(const rules::RuleSet* set, const rules::Classificatio
     by_key_[key_of(rules::kGidPolicy, policy->default_sid)] =
         AlertMeta{"policy: not allowed", category(std::string(kPolicyClasstype)), severity, {}};
   }
+  for (const rules::Filter& f : filters) by_key_[key_of(rules::kGidFilters, f.sid)] = AlertMeta{f.msg, "", f.severity, {}};
   unknown_.signature = "unknown signature";
 }
 

@@ -13,6 +13,7 @@
 
 #include "dataplane/alert_ring.hpp"
 #include "dataplane/eve.hpp"
+#include "rules/filter.hpp"
 #include "rules/matcher.hpp"
 #include "rules/policy.hpp"
 #include "rules/rule.hpp"
@@ -22,10 +23,11 @@ namespace sentinel::dataplane {
 // What EVE says about each (gid, sid) the dataplane can raise.
 class AlertCatalog {
  public:
-  // [control] The rules of `set` (may be null), the anomaly table and, with a policy, its
-  // violation alerts (classtype policy-violation); categories from `classes`. Allocates.
+  // [control] The rules of `set` (may be null), the anomaly table, with a policy its
+  // violation alerts (classtype policy-violation), and the filters (gid 3, no category);
+  // categories from `classes`. Allocates.
   AlertCatalog(const rules::RuleSet* set, const rules::ClassificationTable& classes,
-               const rules::Policy* policy = nullptr);
+               const rules::Policy* policy = nullptr, std::span<const rules::Filter> filters = {});
 
   // [control] The meta of (gid, sid); an unknown pair gets a placeholder naming it.
   [[nodiscard]] const AlertMeta& meta(uint32_t gid, uint32_t sid) const;

@@ -3,10 +3,10 @@
 
 #include <bpf/libbpf.h>
 #include <hs/hs.h>
-#include <rte_bpf.h>
 #include <rte_cpuflags.h>
 #include <rte_version.h>
 
+#include "bpf/filter_program.hpp"
 #include "dataplane/replay.hpp"
 #include "sentinel_build_config.h"
 
@@ -25,25 +25,6 @@ std::string hyperscan_version() {
   return v.substr(0, v.find(' '));
 }
 
-bool bpf_jit_available() {
-  // r0 = 1; exit
-  const ebpf_insn prog[] = {
-      {.code = BPF_ALU64 | EBPF_MOV | BPF_K, .dst_reg = EBPF_REG_0, .src_reg = 0, .off = 0, .imm = 1},
-      {.code = BPF_JMP | EBPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
-  };
-  rte_bpf_prm prm{};
-  prm.ins = prog;
-  prm.nb_ins = 2;
-  prm.prog_arg.type = RTE_BPF_ARG_RAW;
-  prm.prog_arg.size = sizeof(uint64_t);
-  rte_bpf* bpf = rte_bpf_load(&prm);
-  if (bpf == nullptr) return false;
-  rte_bpf_jit jit{};
-  const bool ok = rte_bpf_get_jit(bpf, &jit) == 0 && jit.func != nullptr;
-  rte_bpf_destroy(bpf);
-  return ok;
-}
-
 std::string build_info_text() {
   auto yes = [](bool b) { return b ? std::string("yes") : std::string("no"); };
   std::string s;
@@ -57,7 +38,8 @@ std::string build_info_text() {
   s += "cpu_sse4_2: " + yes(rte_cpu_get_flag_enabled(RTE_CPUFLAG_SSE4_2) > 0) + "\n";
   s += "cpu_avx2: " + yes(rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX2) > 0) + "\n";
   s += "cpu_avx512f: " + yes(rte_cpu_get_flag_enabled(RTE_CPUFLAG_AVX512F) > 0) + "\n";
-  s += "bpf_jit: " + yes(bpf_jit_available()) + "\n";
+  s += "bpf_jit: " + yes(bpf::jit_available()) + "\n";
+  s += "filters_dir: " SENTINEL_FILTERS_DIR "\n";
   return s;
 }
 

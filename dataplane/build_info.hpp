@@ -14,7 +14,5 @@ namespace sentinel::dataplane {
 // [any] "22.11.11", "5.4.0": the versions alone, as metric labels want them.
 [[nodiscard]] std::string dpdk_version();
 [[nodiscard]] std::string hyperscan_version();
-// [control] True when rte_bpf JIT-compiles on this machine.
-[[nodiscard]] bool bpf_jit_available();
 
 }  // namespace sentinel::dataplane

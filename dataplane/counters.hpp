@@ -41,9 +41,10 @@ inline constexpr std::array<double, 10> kLatencyBoundsUs = {1, 2, 5, 10, 20, 50,
 inline constexpr size_t kLatencyBuckets = kLatencyBoundsUs.size() + 1;
 
 // Alerts by where they come from and by the action of what raised them (pass never alerts).
-enum class AlertSource : uint8_t { kSignature = 0, kAnomaly = 1, kPolicy = 2 };
-inline constexpr size_t kAlertSourceCount = 3;
-inline constexpr std::array<const char*, kAlertSourceCount> kAlertSourceNames = {"signature", "anomaly", "policy"};
+enum class AlertSource : uint8_t { kSignature = 0, kAnomaly = 1, kPolicy = 2, kFilter = 3 };
+inline constexpr size_t kAlertSourceCount = 4;
+inline constexpr std::array<const char*, kAlertSourceCount> kAlertSourceNames = {"signature", "anomaly", "policy",
+                                                                                  "filter"};
 inline constexpr size_t kAlertActionCount = 3;  // rules::Action kAlert, kDrop, kReject
 inline constexpr std::array<const char*, kAlertActionCount> kAlertActionNames = {"alert", "drop", "reject"};
 
@@ -77,6 +78,15 @@ struct PolicyCounters {
   Counter learn_table_full;  // learn: new observations refused, the table was full
 };
 
+// [[filter]] matches (one writer: the worker).
+inline constexpr size_t kFilterActionCount = 3;  // alert, drop, pass
+inline constexpr std::array<const char*, kFilterActionCount> kFilterActionNames = {"alert", "drop", "pass"};
+struct FilterCounters {
+  std::array<Counter, kFilterActionCount> matches;  // filter matches, by the filter's action
+  Counter interpreted_packets;  // frames at least one filter ran on without the JIT
+  Counter alerts_suppressed;    // filter alerts over [rules] filter_alerts_per_second
+};
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
@@ -91,6 +101,7 @@ struct alignas(64) WorkerCounters {
   Counter flow_capacity;  // the worker's flow-table size, added once at start
   InspectCounters inspect;
   PolicyCounters policy;
+  FilterCounters filter;
 };
 
 struct FlowTotals {
@@ -134,6 +145,12 @@ struct PolicyTotals {
   uint64_t learn_table_full = 0;
 };
 
+struct FilterTotals {
+  std::array<uint64_t, kFilterActionCount> matches{};
+  uint64_t interpreted_packets = 0;
+  uint64_t alerts_suppressed = 0;
+};
+
 // A sum over workers, taken by the control plane.
 struct Totals {
   std::array<uint64_t, kDirectionCount> rx_packets{};
@@ -149,6 +166,7 @@ struct Totals {
   FlowTotals flows;
   InspectTotals inspect;
   PolicyTotals policy;
+  FilterTotals filter;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -197,6 +215,9 @@ struct Totals {
     t.policy.violations += w->policy.violations.get();
     t.policy.learn_entries += w->policy.learn_entries.get();
     t.policy.learn_table_full += w->policy.learn_table_full.get();
+    for (size_t a = 0; a < kFilterActionCount; ++a) t.filter.matches[a] += w->filter.matches[a].get();
+    t.filter.interpreted_packets += w->filter.interpreted_packets.get();
+    t.filter.alerts_suppressed += w->filter.alerts_suppressed.get();
   }
   return t;
 }

@@ -44,7 +44,8 @@ namespace sentinel::dataplane {
   X(kBadChecksum, "bad_checksum", kDataplane)               /* TCP segment: IPv4/TCP checksum */\
   X(kReassemblyOverflow, "reassembly_overflow", kDataplane) /* out-of-order buffer full */  \
   X(kPolicy, "policy", kDataplane)                          /* no [[allow]], default drop/reject */\
-  X(kSpoofedSource, "spoofed_source", kDataplane)           /* vendor port, source not a vendor net */
+  X(kSpoofedSource, "spoofed_source", kDataplane)           /* vendor port, source not a vendor net */\
+  X(kFilter, "filter", kDataplane)                          /* a [[filter]] with action drop matched */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 

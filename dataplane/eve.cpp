@@ -138,6 +138,8 @@ std::string eve_alert_json(const AlertRecord& rec, const AlertMeta& meta) {
   }
   j["alert"] = std::move(alert);
   j["sentinel"] = {{"direction", direction_name(rec.direction)}, {"verdict", verdict_name(rec.verdict)}};
+  // Filters: alerts of this filter held back by [rules] filter_alerts_per_second since its last one.
+  if (rec.suppressed != 0) j["sentinel"]["suppressed"] = rec.suppressed;
   // replace: invalid UTF-8 from a rule file becomes U+FFFD instead of throwing.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -17,6 +17,7 @@
 #include "dataplane/alerts.hpp"
 #include "dataplane/build_info.hpp"
 #include "dataplane/eve.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/metrics.hpp"
 #include "dataplane/policy.hpp"
 #include "dataplane/ports.hpp"
@@ -73,20 +74,20 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
 
   const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
   const rules::Policy* rules_policy = policy ? &policy->policy : nullptr;
+  const std::unique_ptr<FilterSet> filters = compile_filters(signatures.filters, filters_dir(config));
+  const Inspection inspection{signatures.set.get(), rules_policy, policy ? policy->classifier.get() : nullptr,
+                              policy && policy->learn(), filters.get()};
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<const WorkerCounters*> counters;
   std::vector<AlertRing*> rings;
   for (uint16_t queue = 0; queue < dp.workers; ++queue) {
-    workers.push_back(std::make_unique<Worker>(
-        worker_setup(config, vendor, core, queue, signatures.set.get(), rules_policy,
-                     policy ? policy->classifier.get() : nullptr, policy && policy->learn()),
-        queue));
+    workers.push_back(std::make_unique<Worker>(worker_setup(config, vendor, core, queue, inspection), queue));
     counters.push_back(&workers.back()->counters());
     rings.push_back(&workers.back()->alerts());
   }
   EveWriter eve(config.log.dir);
-  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy, signatures.filters);
   AlertDrain alerts(eve, catalog);
   spdlog::info("alerts: {}", eve.path());
   std::vector<const Worker*> worker_views;
@@ -100,6 +101,7 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   MetricsSnapshot facts = build_facts();
   facts.signatures_loaded = signatures.set->rule_count();
   facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
+  facts.filters_loaded = signatures.filters.size();
   const MetricsServer metrics(
       config.metrics.listen,
       [facts, vendor, core, &counters, &eve] {
@@ -107,7 +109,7 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
         snap.alert_write_errors = eve.write_errors();
         return snap;
       },
-      config.metrics.rules ? rule_counts_source(rules_policy, worker_views) : std::function<RuleCountsSnapshot()>{});
+      config.metrics.rules ? rule_counts_source(rules_policy, filters.get(), worker_views) : std::function<RuleCountsSnapshot()>{});
   spdlog::info("metrics: http://{}/metrics{}", config.metrics.listen,
                config.metrics.rules ? " and /metrics/rules" : "");
 

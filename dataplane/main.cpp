@@ -11,6 +11,7 @@
 #include "dataplane/build_info.hpp"
 #include "dataplane/cli.hpp"
 #include "dataplane/eal.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/live.hpp"
 #include "dataplane/policy.hpp"
 #include "dataplane/replay.hpp"
@@ -89,12 +90,24 @@ int run(const CliOptions& cli) {
       load_signatures(config, RuleSources{cli.rules_only, cli.rules_extra});
   if (cli.test_config) {
     print_loaded(config, signatures);
-    if (signatures.policy && signatures.policy->mode == rules::PolicyMode::kEnforce) {
-      // rte_acl builds in EAL memory: a private replay-style EAL, gone again after.
+    const bool enforce = signatures.policy && signatures.policy->mode == rules::PolicyMode::kEnforce;
+    if (enforce || !signatures.filters.empty()) {
+      // rte_acl and rte_bpf_convert allocate EAL memory: a private replay-style EAL, gone again after.
       init_eal(plan_eal(config, RunMode::kReplay, cli.eal_args));
-      const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
-      std::printf("  policy classifier: %zu IPv4 + %zu IPv6 ACL rules\n", policy->classifier->acl_rules_v4(),
-                  policy->classifier->acl_rules_v6());
+      if (enforce) {
+        const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
+        std::printf("  policy classifier: %zu IPv4 + %zu IPv6 ACL rules\n", policy->classifier->acl_rules_v4(),
+                    policy->classifier->acl_rules_v6());
+      }
+      if (const std::unique_ptr<FilterSet> filters = compile_filters(signatures.filters, filters_dir(config))) {
+        for (const ActiveFilter& f : filters->filters) {
+          if (f.program->jitted()) {
+            std::printf("  filter %s: %s, JIT %zu bytes\n", f.spec.name.c_str(), f.source.c_str(), f.program->jit_size());
+          } else {
+            std::printf("  filter %s: %s, interpreted (no JIT)\n", f.spec.name.c_str(), f.source.c_str());
+          }
+        }
+      }
       cleanup_eal(true);
     }
     std::printf("configuration OK\n");

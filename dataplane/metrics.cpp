@@ -11,7 +11,9 @@
 #include <stdexcept>
 #include <sstream>
 
+#include "bpf/filter_program.hpp"
 #include "dataplane/build_info.hpp"
+#include "dataplane/worker.hpp"
 #include "sentinel_build_config.h"
 
 namespace sentinel::dataplane {
@@ -178,6 +180,7 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
                                MetricType::Gauge);
   loaded.metric.push_back(gauge(static_cast<double>(s.signatures_loaded), {{"kind", "signature"}}));
   loaded.metric.push_back(gauge(static_cast<double>(s.allows_loaded), {{"kind", "allow"}}));
+  loaded.metric.push_back(gauge(static_cast<double>(s.filters_loaded), {{"kind", "filter"}}));
   out.push_back(std::move(loaded));
   const PolicyTotals& pt = s.totals.policy;
   MetricFamily decisions = family("sentinel_policy_flows_total",
@@ -193,6 +196,20 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   out.push_back(single("sentinel_policy_learn_table_full_total",
                        "Learn mode: new observations not recorded because the table was full.",
                        MetricType::Counter, pt.learn_table_full));
+  const FilterTotals& ft = s.totals.filter;
+  MetricFamily matches = family("sentinel_filter_matches_total",
+                                "[[filter]] matches (every match of every filter), by the filter's action.",
+                                MetricType::Counter);
+  for (size_t a = 0; a < kFilterActionCount; ++a) {
+    matches.metric.push_back(counter(static_cast<double>(ft.matches[a]), {{"action", kFilterActionNames[a]}}));
+  }
+  out.push_back(std::move(matches));
+  out.push_back(single("sentinel_filter_interpreted_packets_total",
+                       "Frames at least one [[filter]] ran on in the rte_bpf interpreter (no JIT).",
+                       MetricType::Counter, ft.interpreted_packets));
+  out.push_back(single("sentinel_filter_alerts_suppressed_total",
+                       "[[filter]] alerts not written: over [rules] filter_alerts_per_second.",
+                       MetricType::Counter, ft.alerts_suppressed));
 
   MetricFamily busy = family("sentinel_worker_busy_seconds_total",
                              "Time the worker spent on polls that found frames.", MetricType::Counter);
@@ -288,7 +305,7 @@ MetricsSnapshot build_facts() {
   s.version = SENTINEL_VERSION;
   s.dpdk_version = dpdk_version();
   s.hyperscan_version = hyperscan_version();
-  s.jit = bpf_jit_available();
+  s.jit = bpf::jit_available();
   return s;
 }
 
@@ -307,14 +324,43 @@ MetricsSnapshot take_snapshot(const MetricsSnapshot& facts, uint16_t vendor_port
   return s;
 }
 
+std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy, const FilterSet* filters,
+                                                      std::span<const Worker* const> workers) {
+  RuleCountsSnapshot names;
+  if (policy != nullptr) {
+    for (const rules::Allow& a : policy->allows) names.allow_names.push_back(a.name);
+  }
+  if (filters != nullptr) {
+    for (const ActiveFilter& f : filters->filters) names.filter_names.push_back(f.spec.name);
+  }
+  return [names = std::move(names), workers = std::vector<const Worker*>(workers.begin(), workers.end())] {
+    RuleCountsSnapshot s = names;
+    s.allow_flows.assign(s.allow_names.size(), 0);
+    s.filter_matches.assign(s.filter_names.size(), 0);
+    for (const Worker* w : workers) {
+      const std::span<const Counter> allows = w->allow_hits();
+      for (size_t i = 0; i < allows.size() && i < s.allow_flows.size(); ++i) s.allow_flows[i] += allows[i].get();
+      const std::span<const Counter> filters = w->filter_hits();
+      for (size_t i = 0; i < filters.size() && i < s.filter_matches.size(); ++i) s.filter_matches[i] += filters[i].get();
+    }
+    return s;
+  };
+}
+
 std::vector<MetricFamily> rule_metric_families(const RuleCountsSnapshot& s) {
   MetricFamily allows = family("sentinel_policy_allow_flows_total", "Flows each [[allow]] permitted, by name.",
                                MetricType::Counter);
   for (size_t i = 0; i < s.allow_names.size() && i < s.allow_flows.size(); ++i) {
     allows.metric.push_back(counter(static_cast<double>(s.allow_flows[i]), {{"allow", s.allow_names[i]}}));
   }
+  MetricFamily filters = family("sentinel_filter_rule_matches_total", "Frames each [[filter]] matched, by name.",
+                                MetricType::Counter);
+  for (size_t i = 0; i < s.filter_names.size() && i < s.filter_matches.size(); ++i) {
+    filters.metric.push_back(counter(static_cast<double>(s.filter_matches[i]), {{"filter", s.filter_names[i]}}));
+  }
   std::vector<MetricFamily> out;
   out.push_back(std::move(allows));
+  out.push_back(std::move(filters));
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "dataplane/counters.hpp"
+#include "rules/policy.hpp"
 
 namespace prometheus {
 class Exposer;
@@ -55,6 +56,7 @@ struct MetricsSnapshot {
   double process_resident_bytes = 0;
   uint64_t signatures_loaded = 0;
   uint64_t allows_loaded = 0;       // [[allow]] tables of the running policy
+  uint64_t filters_loaded = 0;      // [[filter]] tables
   uint64_t alert_write_errors = 0;  // alerts the EVE writer could not write
 };
 
@@ -70,11 +72,24 @@ struct MetricsSnapshot {
                                             uint16_t core_port,
                                             std::span<const WorkerCounters* const> workers);
 
-// Per-rule counts for the opt-in /metrics/rules ([metrics] rules): one series per allow.
+// Per-rule counts for the opt-in /metrics/rules ([metrics] rules): one series per allow
+// and per filter.
 struct RuleCountsSnapshot {
   std::vector<std::string> allow_names;  // by allow index
   std::vector<uint64_t> allow_flows;     // flows each permitted, summed over workers
+  std::vector<std::string> filter_names;  // by filter index
+  std::vector<uint64_t> filter_matches;   // frames each matched, summed over workers
 };
+
+class Worker;
+struct FilterSet;
+
+// [control] What /metrics/rules reads at each scrape: per-allow flow counts and per-filter
+// match counts summed over `workers` (which must outlive the returned function). `policy`
+// and `filters` may be null (no series).
+[[nodiscard]] std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy,
+                                                                     const FilterSet* filters,
+                                                                     std::span<const Worker* const> workers);
 
 // [any] The families of /metrics/rules.
 [[nodiscard]] std::vector<prometheus::MetricFamily> rule_metric_families(const RuleCountsSnapshot& s);

@@ -63,22 +63,4 @@ LearnedSummary write_learned_policy_file(std::span<const LearnTable* const> tabl
   return summary;
 }
 
-std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy,
-                                                      std::span<const Worker* const> workers) {
-  std::vector<std::string> names;
-  if (policy != nullptr) {
-    for (const rules::Allow& a : policy->allows) names.push_back(a.name);
-  }
-  return [names = std::move(names), workers = std::vector<const Worker*>(workers.begin(), workers.end())] {
-    RuleCountsSnapshot s;
-    s.allow_names = names;
-    s.allow_flows.assign(names.size(), 0);
-    for (const Worker* w : workers) {
-      const std::span<const Counter> hits = w->allow_hits();
-      for (size_t i = 0; i < hits.size() && i < s.allow_flows.size(); ++i) s.allow_flows[i] += hits[i].get();
-    }
-    return s;
-  };
-}
-
 }  // namespace sentinel::dataplane

@@ -39,11 +39,4 @@ struct LearnedSummary {
 LearnedSummary write_learned_policy_file(std::span<const LearnTable* const> tables, const rules::Policy& policy,
                                          const std::string& path, const std::string& origin);
 
-class Worker;
-
-// [control] What /metrics/rules reads at each scrape: per-allow flow counts summed over
-// `workers` (which must outlive the returned function). `policy` may be null (no series).
-[[nodiscard]] std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy,
-                                                                     std::span<const Worker* const> workers);
-
 }  // namespace sentinel::dataplane

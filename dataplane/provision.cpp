@@ -14,8 +14,7 @@
 namespace sentinel::dataplane {
 
 WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uint16_t core_port,
-                         uint16_t queue, const rules::RuleSet* rules, const rules::Policy* policy,
-                         const rules::PolicyClassifier* classifier, bool learn) noexcept {
+                         uint16_t queue, const Inspection& inspection) noexcept {
   WorkerSetup setup;
   setup.vendor_port = vendor_port;
   setup.core_port = core_port;
@@ -26,12 +25,16 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   setup.drop_bad_checksum = config.failure.bad_checksum == config::FailAction::kDrop;
   setup.drop_reassembly_overflow = config.failure.reassembly_overflow == config::FailAction::kDrop;
   setup.flows = config.flows;
-  setup.rules = rules;
-  setup.policy = policy;
-  setup.classifier = classifier;
-  setup.learn = learn;
+  setup.rules = inspection.rules;
+  setup.policy = inspection.policy;
+  setup.classifier = inspection.classifier;
+  setup.learn = inspection.learn;
   setup.vendor_nets = config.network.vendor_nets;
   setup.drop_spoofed = config.failure.spoofed_source == config::FailAction::kDrop;
+  setup.filters = inspection.filters;
+  // Each worker gets an even share of the budget, at least one alert a second.
+  const uint32_t share = config.rules.filter_alerts_per_second / config.dataplane.workers;
+  setup.filter_alerts_per_second = share != 0 ? share : 1;
   return setup;
 }
 
@@ -84,6 +87,12 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
     for (const uint16_t et : policy->allow_ethertypes) l2_allowed_[et / 64] |= uint64_t{1} << (et % 64);
     n_allows_ = policy->allows.size();
     allow_hits_.reset(new Counter[n_allows_ + 1]);
+  }
+  second_ = static_cast<uint64_t>(ticks_per_second);
+  if (setup_.filters != nullptr) {
+    n_filters_ = setup_.filters->filters.size();
+    filter_hits_.reset(new Counter[n_filters_ + 1]);
+    filter_windows_.reset(new FilterAlertWindow[n_filters_ + 1]);
   }
 }
 

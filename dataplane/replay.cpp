@@ -19,6 +19,7 @@
 
 #include "dataplane/alerts.hpp"
 #include "dataplane/eve.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/metrics.hpp"
 #include "dataplane/policy.hpp"
 #include "dataplane/parser.hpp"
@@ -279,14 +280,16 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
 
   const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, !options.learn_policy.empty());
   const rules::Policy* rules_policy = policy ? &policy->policy : nullptr;
-  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0, signatures.set.get(), rules_policy,
-                                   policy ? policy->classifier.get() : nullptr, policy && policy->learn());
+  const std::unique_ptr<FilterSet> filters = compile_filters(signatures.filters, filters_dir(config));
+  WorkerSetup setup = worker_setup(config, vendor.port, core.port, 0,
+                                   {signatures.set.get(), rules_policy, policy ? policy->classifier.get() : nullptr,
+                                    policy && policy->learn(), filters.get()});
   setup.wire_len_field = wire_field;
   setup.timestamp_field = ts_field;
   setup.frame_number_field = number_field;
   auto worker = std::make_unique<Worker>(setup, 0);
   EveWriter eve(config.log.dir);
-  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy);
+  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy, signatures.filters);
   AlertDrain alerts(eve, catalog);
   AlertRing* rings[] = {&worker->alerts()};
   PcapWriter writer(options.out_pcap);
@@ -295,6 +298,7 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
     MetricsSnapshot facts = build_facts();
     facts.signatures_loaded = signatures.set->rule_count();
     facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
+    facts.filters_loaded = signatures.filters.size();
     const Worker* const workers[] = {worker.get()};
     metrics.emplace(
         options.metrics_listen,
@@ -304,7 +308,7 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
           snap.alert_write_errors = eve.write_errors();
           return snap;
         },
-        options.rule_metrics ? rule_counts_source(rules_policy, workers) : std::function<RuleCountsSnapshot()>{});
+        options.rule_metrics ? rule_counts_source(rules_policy, filters.get(), workers) : std::function<RuleCountsSnapshot()>{});
     spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
   }
 

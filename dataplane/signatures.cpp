@@ -39,6 +39,7 @@ LoadedSignatures load_signatures(const config::Config& config, const RuleSources
   spdlog::info("rules: {} signature(s) from {} file(s)", loaded.size(), out.files.size());
   out.set = rules::compile_rules(loaded, {config.rules.cache_dir});
   out.policy = rules::load_policy_files(out.files);
+  out.filters = rules::load_filter_files(out.files);
   const size_t need = out.set->stream_state_size();
   if (need > config.flows.stream_state_max) {
     throw config::LoadError({config.source, 0, 0},
@@ -75,6 +76,13 @@ void print_signatures(std::FILE* out, const LoadedSignatures& s, const config::C
   }
   std::fprintf(out, "  stream state per flow direction: %zu of %u bytes allowed, item bitmap %zu bytes\n",
                set.stream_state_size(), config.flows.stream_state_max, set.stream_item_words() * 8);
+  std::fprintf(out, "  filters: %zu%s\n", s.filters.size(), s.filters.empty() ? " (no [[filter]] tables)" : "");
+  for (const rules::Filter& f : s.filters) {
+    std::fprintf(out, "    %s:%u  %s  %s %s sid %u  %s\n", f.pos.file.c_str(), f.pos.line, f.name.c_str(),
+                 f.action == rules::Action::kDrop ? "drop" : f.action == rules::Action::kPass ? "pass" : "alert",
+                 f.direction == rules::Direction::kToCore ? "to_core" : f.direction == rules::Direction::kToVendor ? "to_vendor" : "any",
+                 f.sid, f.expr.empty() ? ("object " + f.object + " section " + f.section).c_str() : ("expr " + f.expr).c_str());
+  }
   if (!s.policy) {
     std::fprintf(out, "  policy: none (no [policy] table: the stage is off)\n");
     return;

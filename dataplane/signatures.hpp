@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "rules/filter.hpp"
 #include "rules/matcher.hpp"
 #include "rules/policy.hpp"
 #include "rules/rule.hpp"
@@ -28,10 +29,12 @@ struct LoadedSignatures {
   std::string classification_source;
   std::shared_ptr<const rules::RuleSet> set;  // never null after load_signatures()
   std::optional<rules::Policy> policy;        // the files' [policy], if one has it
+  std::vector<rules::Filter> filters;         // their [[filter]] tables (compiled by compile_filters())
 };
 
-// [control] Reads, validates and compiles the signatures and reads the policy (compiled
-// later, by activate_policy(): rte_acl needs the EAL). Throws config::LoadError.
+// [control] Reads, validates and compiles the signatures and reads the policy and the
+// filters (compiled later, by activate_policy() and compile_filters(): rte_acl and
+// rte_bpf_convert need the EAL). Throws config::LoadError.
 [[nodiscard]] LoadedSignatures load_signatures(const config::Config& config, const RuleSources& sources);
 
 // [control] What -T prints about the signatures: files, rule counts by action and protocol,

@@ -83,6 +83,7 @@ constexpr uint16_t kEthertypeMin = 0x0600;  // below: an IEEE 802.3 length
 AlertSource alert_source(uint32_t gid) noexcept {
   if (gid == rules::kGidAnomalies) return AlertSource::kAnomaly;
   if (gid == rules::kGidPolicy) return AlertSource::kPolicy;
+  if (gid == rules::kGidFilters) return AlertSource::kFilter;
   return AlertSource::kSignature;
 }
 
@@ -206,7 +207,8 @@ const uint8_t* Worker::payload_of(rte_mbuf* m, const uint8_t* headers, uint32_t&
   return static_cast<const uint8_t*>(rte_pktmbuf_read(m, pkt.payload_offset, len, payload_scratch_));
 }
 
-void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags) noexcept {
+void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags,
+                         uint32_t suppressed) noexcept {
   if (action == rules::Action::kPass) {
     pass_matched_ = true;
     return;
@@ -221,7 +223,7 @@ void Worker::add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action
     if (precedence(action) > precedence(lost_worst_)) lost_worst_ = action;
     return;
   }
-  pending_[n_pending_++] = {gid, sid, rev, action, flags};
+  pending_[n_pending_++] = {gid, sid, rev, action, flags, suppressed};
 }
 
 void Worker::on_rule(const rules::CompiledRule& rule, Direction dir) noexcept {
@@ -237,7 +239,7 @@ struct Worker::StreamSink {
   Direction dir;  // the side they came from, for the rules' direction
   void deliver(const uint8_t* p, uint32_t n) noexcept {
     const rules::RuleSet* rs = w->setup_.rules;
-    if (rs == nullptr || rs->stream_db() == nullptr || (fi->scan_failed & (1u << d)) != 0) return;
+    if (rs == nullptr || rs->stream_db() == nullptr || (fi->scan_failed & (1u << d)) != 0 || w->scan_off_) return;
     rules::Stream& hs = fi->hs[d];
     if (!hs.is_open()) {
       const size_t slot = static_cast<size_t>(fi - w->inspect_.get());
@@ -293,12 +295,26 @@ void Worker::scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noe
   if (!st.ok()) counters_.inspect.scan_errors.add(1);
 }
 
-// The record of an alert raised by the packet being inspected, before gid/sid/action.
+// The record of an alert raised by the packet being inspected, before gid/sid/action. A
+// frame that is not IP (or is malformed: its addresses are not to be trusted) is described
+// by its ethertype and source MAC (ip_version 0).
 AlertRecord Worker::alert_base(const rte_mbuf* m, Direction dir, bool dropped) const noexcept {
   const PacketInfo& pkt = *cur_pkt_;
   AlertRecord rec;
   rec.ts_ns = alert_time_ns(m);
   rec.pcap_cnt = setup_.frame_number_field >= 0 ? *RTE_MBUF_DYNFIELD(m, setup_.frame_number_field, const uint64_t*) : 0;
+  rec.in_iface = dir == Direction::kToCore ? Side::kVendor : Side::kCore;
+  rec.direction = dir;
+  rec.verdict = dropped ? Verdict::kDropped : Verdict::kForwarded;
+  const bool malformed = (pkt.flags & kFlagMalformed) != 0;
+  if (malformed || (pkt.l3 != L3::kIpv4 && pkt.l3 != L3::kIpv6)) {
+    rec.ip_version = 0;
+    // 802.3 frames carry a length, not an ethertype: one class, "llc".
+    rec.ether_type = pkt.ethertype < kEthertypeMin ? rules::kEthertypeLlc : pkt.ethertype;
+    if (m->data_len >= 12) std::memcpy(rec.src_mac.data(), rte_pktmbuf_mtod_offset(m, const uint8_t*, 6), 6);
+    rec.flags = malformed ? kAlertFlagMalformed : 0;
+    return rec;
+  }
   rec.src_addr = pkt.src_ip;
   rec.dst_addr = pkt.dst_ip;
   const bool ports = has_ports(pkt);
@@ -308,15 +324,12 @@ AlertRecord Worker::alert_base(const rte_mbuf* m, Direction dir, bool dropped) c
   rec.icmp_code = pkt.icmp_code;
   rec.ip_version = pkt.l3 == L3::kIpv6 ? 6 : 4;
   rec.ip_proto = pkt.ip_proto;
-  rec.in_iface = dir == Direction::kToCore ? Side::kVendor : Side::kCore;
-  rec.direction = dir;
-  rec.verdict = dropped ? Verdict::kDropped : Verdict::kForwarded;
   return rec;
 }
 
-void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept {
+void Worker::emit_alerts(uint64_t flow_id, const rte_mbuf* m, Direction dir, bool dropped) noexcept {
   AlertRecord rec = alert_base(m, dir, dropped);
-  rec.flow_id = flow.flow_id;
+  rec.flow_id = flow_id;
   if (n_lost_ != 0) {
     for (size_t src = 0; src < kAlertSourceCount; ++src) {
       for (size_t a = 0; a < kAlertActionCount; ++a) counters_.inspect.alerts[src][a].add(lost_[src][a]);
@@ -329,7 +342,8 @@ void Worker::emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir
     rec.sid = p.sid;
     rec.rev = p.rev;
     rec.action = p.action;
-    rec.flags = p.flags;
+    rec.flags = static_cast<uint8_t>(rec.flags | p.flags);
+    rec.suppressed = p.suppressed;
     const AlertSource src = alert_source(p.gid);
     counters_.inspect.alerts[static_cast<size_t>(src)][static_cast<size_t>(p.action)].add(1);
     if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
@@ -600,13 +614,6 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
     counters_.policy.violations.add(1);
     cur_pkt_ = &pkt;
     AlertRecord rec = alert_base(m, kDir, drop);
-    rec.ip_version = 0;
-    rec.ip_proto = 0;
-    rec.src_addr = {};
-    rec.dst_addr = {};
-    rec.ether_type = et;
-    rec.flags = malformed ? kAlertFlagMalformed : 0;
-    std::memcpy(rec.src_mac.data(), src_mac, 6);
     rec.gid = rules::kGidPolicy;
     rec.sid = setup_.policy->default_sid;
     rec.rev = 1;
@@ -617,21 +624,162 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
   return drop ? DropReason::kPolicy : DropReason::kNone;
 }
 
+// The filter alerts of burst frame i join the packet's pending alerts.
+void Worker::add_filter_alerts(uint16_t i) noexcept {
+  for (uint8_t k = 0; k < n_filter_alerts_[i]; ++k) {
+    const FilterAlert& a = filter_alerts_[i][k];
+    const rules::Filter& f = setup_.filters->filters[a.filter].spec;
+    add_pending(rules::kGidFilters, f.sid, f.rev, rules::Action::kAlert, 0, a.suppressed);
+  }
+}
+
+// Whether filter `filter` may raise an alert now (its window's budget); when it may,
+// `suppressed` is how many it held back since its last one.
+bool Worker::filter_alert(uint16_t filter, uint32_t& suppressed) noexcept {
+  FilterAlertWindow& w = filter_windows_[filter];
+  if (now_ - w.start >= second_) {
+    w.start = now_;
+    w.sent = 0;
+  }
+  if (w.sent >= setup_.filter_alerts_per_second) {
+    ++w.suppressed;
+    counters_.filter.alerts_suppressed.add(1);
+    return false;
+  }
+  ++w.sent;
+  suppressed = w.suppressed;
+  w.suppressed = 0;
+  return true;
+}
+
+// Stage 2b: the [[filter]] programs of this direction on every frame still in the burst,
+// in load order. alert: recorded, written with the frame's verdict; drop: the frame goes
+// (reason filter) and its alerts with it; pass: the frame skips policy and signatures.
+// Returns the frames dropped.
+template <Direction kDir>
+uint16_t Worker::run_filters(uint16_t n) noexcept {
+  const FilterSet& fs = *setup_.filters;
+  std::memset(filter_pass_, 0, n * sizeof filter_pass_[0]);
+  std::memset(n_filter_alerts_, 0, n * sizeof n_filter_alerts_[0]);
+  const std::span<const uint16_t> order = kDir == Direction::kToCore ? fs.to_core : fs.to_vendor;
+  if (order.empty()) return 0;
+  uint16_t n_dropped = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = rx_[i];
+    if (m == nullptr) continue;
+    const bpf::FrameView view = frame_view(info_[i], m);
+    const bpf::CurrentFrame current(view);
+    bool interpreted = false;
+    for (const uint16_t f : order) {
+      const ActiveFilter& af = fs.filters[f];
+      interpreted |= !af.program->jitted();
+      if (af.program->run(m) == 0) continue;
+      filter_hits_[f].add(1);
+      const rules::Action action = af.spec.action;
+      counters_.filter.matches[action == rules::Action::kAlert ? 0 : action == rules::Action::kDrop ? 1 : 2].add(1);
+      if (action == rules::Action::kPass) {
+        filter_pass_[i] = true;
+        break;
+      }
+      uint32_t suppressed = 0;
+      const bool alert = filter_alert(f, suppressed);
+      if (action == rules::Action::kAlert) {
+        if (!alert) continue;
+        if (n_filter_alerts_[i] == config::kMaxAlertsPerPacket) {
+          counters_.inspect.alerts[static_cast<size_t>(AlertSource::kFilter)][0].add(1);
+          counters_.inspect.alerts_dropped.add(1);
+          continue;
+        }
+        filter_alerts_[i][n_filter_alerts_[i]++] = {f, suppressed};
+        continue;
+      }
+      // Drop: the frame never reaches the flow table; its alerts go out now, without a flow.
+      cur_pkt_ = &info_[i];
+      n_pending_ = 0;
+      n_lost_ = 0;
+      add_filter_alerts(i);
+      if (alert) add_pending(rules::kGidFilters, af.spec.sid, af.spec.rev, rules::Action::kDrop, 0, suppressed);
+      if (n_pending_ != 0) emit_alerts(0, m, kDir, true);
+      n_filter_alerts_[i] = 0;
+      counters_.drops[static_cast<size_t>(DropReason::kFilter)].add(1);
+      rte_pktmbuf_free(m);
+      rx_[i] = nullptr;
+      info_[i].l3 = L3::kOther;  // makes no flow
+      ++n_dropped;
+      break;
+    }
+    if (interpreted) counters_.filter.interpreted_packets.add(1);
+  }
+  return n_dropped;
+}
+
+// Whether a TCP segment may enter its stream: its checksums hold ([flows] verify_checksums)
+// and the capture did not cut it. Otherwise `why` is the verdict (bad_checksum under
+// [failure] bad_checksum = "drop", else none).
+bool Worker::segment_usable(rte_mbuf* m, const uint8_t* headers, const PacketInfo& pkt, DropReason& why) noexcept {
+  const ChecksumResult ck = setup_.flows.verify_checksums ? verify_tcp_checksums(m, headers, pkt)
+                                                          : (pkt.flags & kFlagSnapTruncated) != 0
+                                                                ? ChecksumResult::kUnverifiable
+                                                                : ChecksumResult::kGood;
+  why = DropReason::kNone;
+  if (ck == ChecksumResult::kBad) {
+    if (setup_.drop_bad_checksum) {
+      why = DropReason::kBadChecksum;
+    } else {
+      counters_.malformed_passed[static_cast<size_t>(DropReason::kBadChecksum)].add(1);
+    }
+    return false;
+  }
+  if (ck == ChecksumResult::kUnverifiable) {
+    counters_.inspect.segments_uninspected.add(1);
+    return false;
+  }
+  return true;
+}
+
 template <Direction kDir>
 DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept {
   const FlowLookup& fl = flows_[i];
-  if (fl.entry == nullptr) {  // not IP, malformed, or the table refused it
-    return setup_.policy != nullptr ? police_frame<kDir>(i) : DropReason::kNone;
-  }
-  FlowInspect& fi = inspect_[flow_table_->slot_of(fl.entry)];
   rte_mbuf* m = rx_[i];
   const PacketInfo& pkt = info_[i];
+  const bool passed = filter_pass_[i];
+  if (fl.entry == nullptr) {  // not IP, malformed, or the table refused it
+    const DropReason why = setup_.policy != nullptr && !passed ? police_frame<kDir>(i) : DropReason::kNone;
+    if (n_filter_alerts_[i] != 0) {
+      cur_pkt_ = &pkt;
+      n_pending_ = 0;
+      n_lost_ = 0;
+      add_filter_alerts(i);
+      emit_alerts(0, m, kDir, why != DropReason::kNone);
+    }
+    return why;
+  }
+  FlowInspect& fi = inspect_[flow_table_->slot_of(fl.entry)];
   cur_pkt_ = &pkt;
   const uint8_t* headers = rte_pktmbuf_mtod(m, const uint8_t*);
   uint32_t headers_len = m->data_len;
   if (m->nb_segs > 1) {
     headers_len = m->pkt_len < kHeaderScratch ? m->pkt_len : kHeaderScratch;
     headers = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, headers_len, header_scratch_));
+  }
+  n_pending_ = 0;
+  n_lost_ = 0;
+  lost_worst_ = rules::Action::kAlert;
+  pass_matched_ = false;
+  add_filter_alerts(i);
+  const bool has_l4 = (pkt.flags & kFlagHasL4) != 0 && (pkt.flags & kFlagLaterFragment) == 0;
+  const bool carries = pkt.ip_proto == ip_proto::kTcp && has_l4 &&
+                       (pkt.payload_len != 0 || (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kFin | tcp_flag::kRst)) != 0);
+
+  if (passed) {  // a pass filter: no policy, no scanning; the stream still follows the segment
+    DropReason why = DropReason::kNone;
+    if (carries && segment_usable(m, headers, pkt, why)) {
+      scan_off_ = true;
+      scan_tcp(fi, fl.from_lo ? 0 : 1, kDir, m, headers);
+      scan_off_ = false;
+    }
+    if (n_pending_ != 0) emit_alerts(fl.entry->flow_id, m, kDir, false);
+    return DropReason::kNone;
   }
 
   Policing policing = Policing::kForward;
@@ -643,17 +791,16 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     if (fi.learn != LearnTable::kNone) learn_->add_bytes(fi.learn, wire_[i]);
   } else if (setup_.policy != nullptr) {
     policing = police<kDir>(fi, pkt, headers, headers_len);
-    if (policing == Policing::kDrop) return DropReason::kPolicy;
   }
-  n_pending_ = 0;
-  n_lost_ = 0;
-  lost_worst_ = rules::Action::kAlert;
-  pass_matched_ = false;
+  if (policing == Policing::kDrop) {  // the flow's policy alert went out with its first packet
+    if (n_pending_ != 0) emit_alerts(fl.entry->flow_id, m, kDir, true);
+    return DropReason::kPolicy;
+  }
   if (policing == Policing::kDropAlert) {
     const bool reject_it = setup_.policy->default_action == rules::PolicyDefault::kReject;
     add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1,
                 reject_it ? rules::Action::kReject : rules::Action::kDrop, fi.midstream ? kAlertFlagMidStream : 0);
-    emit_alerts(*fl.entry, m, kDir, true);
+    emit_alerts(fl.entry->flow_id, m, kDir, true);
     if (reject_it) reject(m, headers, headers_len, rx_port, n_rejects);
     return DropReason::kPolicy;
   }
@@ -661,33 +808,20 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1, rules::Action::kAlert,
                 fi.midstream ? kAlertFlagMidStream : 0);
   }
-  const uint32_t n_policy = n_pending_;
-  // Leaves without scanning: the policy's alert (if any) still goes out with the verdict.
+  // Filter and policy alerts: they go out with the verdict whatever the scan finds.
+  const uint32_t n_kept = n_pending_;
   const auto unscanned = [&](DropReason why) noexcept {
-    if (n_policy != 0) emit_alerts(*fl.entry, m, kDir, why != DropReason::kNone);
+    if (n_kept != 0) emit_alerts(fl.entry->flow_id, m, kDir, why != DropReason::kNone);
     return why;
   };
   if (fi.state == FlowInspect::State::kBlocked) return unscanned(DropReason::kFlowBlocked);
   if (fi.state == FlowInspect::State::kPassed) return unscanned(DropReason::kNone);
 
-  const bool has_l4 = (pkt.flags & kFlagHasL4) != 0 && (pkt.flags & kFlagLaterFragment) == 0;
   if (pkt.ip_proto == ip_proto::kTcp) {
     if (!has_l4) return unscanned(DropReason::kNone);  // a later fragment or a header cut by the capture
-    const bool carries = pkt.payload_len != 0 || (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kFin | tcp_flag::kRst)) != 0;
     if (carries) {
-      const ChecksumResult ck = setup_.flows.verify_checksums ? verify_tcp_checksums(m, headers, pkt)
-                                                              : (pkt.flags & kFlagSnapTruncated) != 0
-                                                                    ? ChecksumResult::kUnverifiable
-                                                                    : ChecksumResult::kGood;
-      if (ck == ChecksumResult::kBad) {
-        if (setup_.drop_bad_checksum) return unscanned(DropReason::kBadChecksum);
-        counters_.malformed_passed[static_cast<size_t>(DropReason::kBadChecksum)].add(1);
-        return unscanned(DropReason::kNone);
-      }
-      if (ck == ChecksumResult::kUnverifiable) {
-        counters_.inspect.segments_uninspected.add(1);
-        return unscanned(DropReason::kNone);
-      }
+      DropReason why = DropReason::kNone;
+      if (!segment_usable(m, headers, pkt, why)) return unscanned(why);
       scan_tcp(fi, fl.from_lo ? 0 : 1, kDir, m, headers);
     }
   } else if ((pkt.flags & kFlagLaterFragment) == 0) {
@@ -696,9 +830,9 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
 
   if (pass_matched_) {  // stops inspection of the flow; its signature alerts of this packet are not logged
     fi.state = FlowInspect::State::kPassed;
-    n_pending_ = n_policy;
+    n_pending_ = n_kept;
     n_lost_ = 0;
-    if (n_pending_ != 0) emit_alerts(*fl.entry, m, kDir, false);
+    if (n_pending_ != 0) emit_alerts(fl.entry->flow_id, m, kDir, false);
     return DropReason::kNone;
   }
   if (n_pending_ == 0) return DropReason::kNone;
@@ -707,12 +841,12 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     if (precedence(pending_[k].action) > precedence(worst)) worst = pending_[k].action;
   }
   const bool drop = worst == rules::Action::kDrop || worst == rules::Action::kReject;
-  emit_alerts(*fl.entry, m, kDir, drop);
+  emit_alerts(fl.entry->flow_id, m, kDir, drop);
   if (!drop) return DropReason::kNone;
   fi.state = FlowInspect::State::kBlocked;
   if (worst == rules::Action::kReject) reject(m, headers, headers_len, rx_port, n_rejects);
   bool signature = false;
-  for (uint32_t k = n_policy; k < n_pending_; ++k) signature |= pending_[k].gid != rules::kGidAnomalies;
+  for (uint32_t k = n_kept; k < n_pending_; ++k) signature |= pending_[k].gid != rules::kGidAnomalies;
   return signature ? DropReason::kSignature : DropReason::kReassemblyOverflow;
 }
 
@@ -784,6 +918,9 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   if constexpr (kDir == Direction::kToCore) {
     if (!setup_.vendor_nets.empty()) n_dropped = static_cast<uint16_t>(n_dropped + drop_spoofed<kDir>(n));
   }
+
+  // Stage 2b: the [[filter]] programs; dropped frames never make a flow.
+  if (setup_.filters != nullptr) n_dropped = static_cast<uint16_t>(n_dropped + run_filters<kDir>(n));
 
   // Stage 3: flow lookup for the whole burst.
   if constexpr (kReplay) {

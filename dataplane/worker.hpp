@@ -22,6 +22,7 @@
 #include "config/limits.hpp"
 #include "dataplane/alert_ring.hpp"
 #include "dataplane/counters.hpp"
+#include "dataplane/filters.hpp"
 #include "dataplane/flow_table.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/policy_state.hpp"
@@ -65,6 +66,10 @@ struct WorkerSetup {
   // Anti-spoofing on the vendor port when not empty ([network] vendor_nets); outlives the worker.
   std::span<const config::Cidr> vendor_nets;
   bool drop_spoofed = true;  // [failure] spoofed_source = "drop"
+  // The [[filter]] programs (nullptr: none); outlive the worker. Each filter's alerts per
+  // second on this worker: [rules] filter_alerts_per_second shared out over the workers.
+  const FilterSet* filters = nullptr;
+  uint32_t filter_alerts_per_second = 100;
   // Replay only (else -1): offsets of mbuf dynfields holding the frame's length on the wire
   // (uint32_t; captures may be cut by a snaplen), its capture time (ns since the epoch,
   // uint64_t; the worker's clock then) and its 1-based number in the capture (uint64_t).
@@ -73,12 +78,18 @@ struct WorkerSetup {
   int frame_number_field = -1;
 };
 
+// What a worker inspects with; each part may be null (that stage is off) and outlives it.
+struct Inspection {
+  const rules::RuleSet* rules = nullptr;
+  const rules::Policy* policy = nullptr;
+  const rules::PolicyClassifier* classifier = nullptr;  // enforce mode
+  bool learn = false;
+  const FilterSet* filters = nullptr;
+};
+
 // [control] The setup of the worker polling `queue` of both ports, from the configuration.
-// `policy`/`classifier` as in WorkerSetup.
 [[nodiscard]] WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port,
-                                       uint16_t core_port, uint16_t queue,
-                                       const rules::RuleSet* rules, const rules::Policy* policy,
-                                       const rules::PolicyClassifier* classifier, bool learn) noexcept;
+                                       uint16_t core_port, uint16_t queue, const Inspection& inspection) noexcept;
 
 // A flow's standing with the communication policy, decided on its first packet.
 enum class PolicyState : uint8_t {
@@ -131,6 +142,8 @@ class alignas(64) Worker {
   [[nodiscard]] const LearnTable* learn_table() const noexcept { return learn_.get(); }
   // [any] Flows each [[allow]] permitted, by allow index (empty without a policy).
   [[nodiscard]] std::span<const Counter> allow_hits() const noexcept { return {allow_hits_.get(), n_allows_}; }
+  // [any] Frames each [[filter]] matched, by filter index (empty without filters).
+  [[nodiscard]] std::span<const Counter> filter_hits() const noexcept { return {filter_hits_.get(), n_filters_}; }
 
  private:
   struct Pending {
@@ -138,7 +151,19 @@ class alignas(64) Worker {
     uint32_t sid;
     uint32_t rev;
     rules::Action action;
-    uint8_t flags;  // kAlertFlag*
+    uint8_t flags;        // kAlertFlag*
+    uint32_t suppressed;  // filters: alerts of the filter held back since its last one
+  };
+  // A filter's alerts in the current one-second window of the flow clock.
+  struct FilterAlertWindow {
+    uint64_t start = 0;
+    uint32_t sent = 0;
+    uint32_t suppressed = 0;  // since the last alert sent
+  };
+  // An alert-action filter match of a burst frame, written with the frame's verdict.
+  struct FilterAlert {
+    uint16_t filter;
+    uint32_t suppressed;
   };
   // What the policy does with one packet of an IP flow.
   enum class Policing : uint8_t { kForward, kForwardAlert, kDrop, kDropAlert };
@@ -152,6 +177,11 @@ class alignas(64) Worker {
   DropReason inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept;
   template <Direction kDir>
   uint16_t drop_spoofed(uint16_t n) noexcept;
+  template <Direction kDir>
+  uint16_t run_filters(uint16_t n) noexcept;
+  bool filter_alert(uint16_t filter, uint32_t& suppressed) noexcept;
+  bool segment_usable(rte_mbuf* m, const uint8_t* headers, const PacketInfo& pkt, DropReason& why) noexcept;
+  void add_filter_alerts(uint16_t i) noexcept;
   template <Direction kDir>
   void admit(uint16_t n) noexcept;
   void decide(FlowInspect& fi, uint32_t allow) noexcept;
@@ -168,9 +198,10 @@ class alignas(64) Worker {
   void scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
   void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
   void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;
-  void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags = 0) noexcept;
+  void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags = 0,
+                   uint32_t suppressed = 0) noexcept;
   [[nodiscard]] AlertRecord alert_base(const rte_mbuf* m, Direction dir, bool dropped) const noexcept;
-  void emit_alerts(const FlowEntry& flow, const rte_mbuf* m, Direction dir, bool dropped) noexcept;
+  void emit_alerts(uint64_t flow_id, const rte_mbuf* m, Direction dir, bool dropped) noexcept;
   void reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, uint16_t rx_port,
               uint16_t& n_rejects) noexcept;
   const uint8_t* payload_of(rte_mbuf* m, const uint8_t* headers, uint32_t& len) noexcept;
@@ -205,6 +236,15 @@ class alignas(64) Worker {
   std::unique_ptr<Counter[]> allow_hits_;
   size_t n_allows_ = 0;
   std::array<uint64_t, 65536 / 64> l2_allowed_{};  // [policy.l2] allow_ethertypes, a bit each
+  // [[filter]] stage.
+  std::unique_ptr<Counter[]> filter_hits_;
+  std::unique_ptr<FilterAlertWindow[]> filter_windows_;
+  size_t n_filters_ = 0;
+  uint64_t second_ = 0;                   // flow-clock ticks per second
+  bool scan_off_ = false;                 // the frame being inspected skips scanning (filter pass)
+  bool filter_pass_[kMaxBurst] = {};      // a pass filter matched the frame (written by run_filters only)
+  uint8_t n_filter_alerts_[kMaxBurst] = {};
+  FilterAlert filter_alerts_[kMaxBurst][config::kMaxAlertsPerPacket];
   rules::PolicyQuery queries_[2 * kMaxBurst];  // undecided flows of a burst: both orientations when mid-stream
   uint32_t allow_of_[2 * kMaxBurst];
   uint16_t query_pkt_[2 * kMaxBurst];          // the burst index each query belongs to

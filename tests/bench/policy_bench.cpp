@@ -449,7 +449,7 @@ struct Bench {
   uint32_t next_worker_id = 0;
 
   Worker make_worker(const config::Config& cfg, const Case& c) {
-    return Worker(worker_setup(cfg, vendor.id, core.id, 0, nullptr, c.policy, c.classifier, false), next_worker_id++);
+    return Worker(worker_setup(cfg, vendor.id, core.id, 0, {nullptr, c.policy, c.classifier}), next_worker_id++);
   }
 };
 

@@ -176,7 +176,7 @@ int main() {
   auto measure_worker = [&](const rules::RuleSet* rs, uint64_t* alerts) {
     Figures fig;
     for (int r = 0; r < kRepeats; ++r) {
-      Worker w(worker_setup(cfg, vendor.id, core.id, 0, rs, nullptr, nullptr, false), static_cast<uint32_t>(r));
+      Worker w(worker_setup(cfg, vendor.id, core.id, 0, {rs}), static_cast<uint32_t>(r));
       double secs = 0;
       for (int p = 0; p <= kPasses; ++p) {  // pass 0 warms up: flows created, pages touched
         const double t = run_pass([&w] { (void)w.poll_once(); }, p);

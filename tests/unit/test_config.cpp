@@ -108,7 +108,7 @@ TEST(Config, DumpRoundTripsNonDefault) {
     config.network.vendor_nets.push_back(parse_cidr(text, why).value());
   }
   config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop};
-  config.rules = {"/srv/r", "", "/srv/c.toml"};
+  config.rules = {"/srv/r", "", "/srv/c.toml", "/srv/filters", 7};
   config.flows = {2048, 0, 8192, 4096, 5, 50, 7, false};
   ASSERT_NE(config, Config{});
 

@@ -61,6 +61,10 @@ MetricsSnapshot known_snapshot() {
   s.totals.drops[static_cast<size_t>(DropReason::kPolicy)] = 7;
   s.totals.drops[static_cast<size_t>(DropReason::kSpoofedSource)] = 2;
   s.totals.policy = {40, 13, 9, 1};  // allowed, violations, learn entries, learn table full
+  s.filters_loaded = 3;
+  s.totals.inspect.alerts[3] = {11, 4, 0};  // filter
+  s.totals.drops[static_cast<size_t>(DropReason::kFilter)] = 4;
+  s.totals.filter = {{15, 4, 2}, 6, 8};  // matches alert/drop/pass, interpreted, suppressed
   return s;
 }
 
@@ -113,6 +117,14 @@ TEST(Metrics, KeyLines) {
            "sentinel_policy_flows_total{decision=\"violation\"} 13",
            "sentinel_policy_learn_entries 9",
            "sentinel_policy_learn_table_full_total 1",
+           "sentinel_rules_loaded{kind=\"filter\"} 3",
+           "sentinel_alerts_total{source=\"filter\",action=\"alert\"} 11",
+           "sentinel_drops_total{reason=\"filter\"} 4",
+           "sentinel_filter_matches_total{action=\"alert\"} 15",
+           "sentinel_filter_matches_total{action=\"drop\"} 4",
+           "sentinel_filter_matches_total{action=\"pass\"} 2",
+           "sentinel_filter_interpreted_packets_total 6",
+           "sentinel_filter_alerts_suppressed_total 8",
        }) {
     EXPECT_TRUE(has_line(t, line)) << line;
   }
@@ -147,7 +159,7 @@ TEST(Metrics, KeyLines) {
   }
 }
 
-// /metrics/rules: one series per allow, by name.
+// /metrics/rules: one series per allow and per filter, by name.
 TEST(Metrics, RuleCounts) {
   RuleCountsSnapshot r;
   r.allow_names = {"ntp to core", "dns \"resolver\""};
@@ -155,6 +167,12 @@ TEST(Metrics, RuleCounts) {
   const std::string t = prometheus::TextSerializer().Serialize(rule_metric_families(r));
   EXPECT_TRUE(has_line(t, R"(sentinel_policy_allow_flows_total{allow="ntp to core"} 5)")) << t;
   EXPECT_TRUE(has_line(t, R"(sentinel_policy_allow_flows_total{allow="dns \"resolver\""} 0)")) << t;
+  EXPECT_EQ(t.find("sentinel_filter_rule_matches_total{"), std::string::npos) << "no filters, no series";
+  r.filter_names = {"dns-tunnel", "no-telnet"};
+  r.filter_matches = {7, 0};
+  const std::string f = prometheus::TextSerializer().Serialize(rule_metric_families(r));
+  EXPECT_TRUE(has_line(f, R"(sentinel_filter_rule_matches_total{filter="dns-tunnel"} 7)")) << f;
+  EXPECT_TRUE(has_line(f, R"(sentinel_filter_rule_matches_total{filter="no-telnet"} 0)")) << f;
 }
 
 // Every drop reason is exported from the start, at 0 when nothing was dropped for it.

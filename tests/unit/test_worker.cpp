@@ -10,7 +10,10 @@
 // shut (IP fragments, ICMP errors sent elsewhere, the ND exemption, a full flow table,
 // malformed frames a [failure] policy passes), learn mode (its table, and the learned file
 // replayed in enforce mode), per-allow hit counts and bursts of new flows classified
-// together. Brings up its own EAL (--no-huge, unique file prefix).
+// together; then the [[filter]] stage: alert/drop/pass, direction, evaluation order, pass
+// skipping policy and signatures while the stream still follows, non-IP frames, the per-
+// filter alert limit and its suppressed count. Brings up its own EAL (--no-huge, unique
+// file prefix).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <rte_eal.h>
@@ -38,6 +41,7 @@
 #include "dataplane/stream_pool.hpp"
 #include "dataplane/worker.hpp"
 #include "rules/compiler.hpp"
+#include "rules/filter.hpp"
 #include "rules/loader.hpp"
 #include "rules/policy.hpp"
 #include "rules/policy_classifier.hpp"
@@ -266,8 +270,18 @@ class WorkerTest : public testing::Test {
     start(rules_toml, std::move(cfg), &policy_toml);
   }
 
-  void start(const std::string& rules_toml, config::Config cfg, const std::string* policy_toml) {
+  // [[filter]] tables `filters_toml`, with signatures and a policy when given.
+  void load_filters(const std::string& filters_toml, config::Config cfg = {}, const std::string& rules_toml = "",
+                    const std::string* policy_toml = nullptr) {
+    worker_.reset();
+    filters_ = compile_filters(rules::load_filter_texts({{"filters.toml", filters_toml}}), "/nonexistent");
+    start(rules_toml, std::move(cfg), policy_toml, false);
+  }
+
+  void start(const std::string& rules_toml, config::Config cfg, const std::string* policy_toml,
+             bool reset_filters = true) {
     worker_.reset();  // before what it points to
+    if (reset_filters) filters_.reset();
     classifier_.reset();
     policy_.reset();
     cfg_ = std::move(cfg);  // the worker's setup keeps a span of vendor_nets
@@ -286,8 +300,9 @@ class WorkerTest : public testing::Test {
       learn = policy_->mode == rules::PolicyMode::kLearn;
       if (!learn) classifier_ = std::make_unique<rules::PolicyClassifier>(*policy_, "wt" + std::to_string(next_id_));
     }
-    const WorkerSetup setup = worker_setup(cfg_, g_vendor.port, g_core.port, 0, set_.get(),
-                                           policy_ ? &*policy_ : nullptr, classifier_.get(), learn);
+    const WorkerSetup setup = worker_setup(cfg_, g_vendor.port, g_core.port, 0,
+                                           {set_.get(), policy_ ? &*policy_ : nullptr, classifier_.get(), learn,
+                                            filters_.get()});
     worker_ = std::make_unique<Worker>(setup, next_id_++);
   }
 
@@ -341,6 +356,7 @@ class WorkerTest : public testing::Test {
   std::shared_ptr<const rules::RuleSet> set_;
   std::optional<rules::Policy> policy_;
   std::unique_ptr<rules::PolicyClassifier> classifier_;
+  std::unique_ptr<FilterSet> filters_;
   std::unique_ptr<Worker> worker_;  // last: destroyed before what its setup points to
   static inline uint32_t next_id_ = 0;
 };
@@ -1639,6 +1655,130 @@ TEST_F(WorkerTest, PolicyAllowedFlowsAreStillScanned) {
   EXPECT_EQ(a[1].gid, 1u);
   EXPECT_EQ(a[1].sid, 2u);
   EXPECT_EQ(a[0].flow_id, a[1].flow_id);
+}
+
+// --- [[filter]] stage ---
+
+std::string filter(const char* name, const char* expr, const char* action, uint32_t sid, const char* extra = "") {
+  return std::string("[[filter]]\nname = \"") + name + "\"\nexpr = \"" + expr + "\"\naction = \"" + action +
+         "\"\nsid = " + std::to_string(sid) + "\nmsg = \"" + name + "\"\n" + extra;
+}
+
+uint64_t filter_matches(const Worker& w, size_t action) { return w.counters().filter.matches[action].get(); }
+
+TEST_F(WorkerTest, FilterAlertForwardsAndLogsWithTheFlow) {
+  load_filters(filter("web", "tcp dst port 80", "alert", 3000001));
+  const auto out = send(to_vendor("GET /"));
+  ASSERT_EQ(out.size(), 1u);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].gid, rules::kGidFilters);
+  EXPECT_EQ(a[0].sid, 3000001u);
+  EXPECT_EQ(a[0].action, rules::Action::kAlert);
+  EXPECT_EQ(a[0].verdict, Verdict::kForwarded);
+  EXPECT_NE(a[0].flow_id, 0u) << "a forwarded frame's filter alert names its flow";
+  EXPECT_EQ(a[0].dst_port, 80u);
+  EXPECT_EQ(filter_matches(*worker_, 0), 1u);
+  // The reply (source port 80) does not match.
+  EXPECT_EQ(send(to_core("200 OK")).size(), 1u);
+  EXPECT_TRUE(alerts().empty());
+  ASSERT_EQ(worker_->filter_hits().size(), 1u);
+  EXPECT_EQ(worker_->filter_hits()[0].get(), 1u);
+}
+
+TEST_F(WorkerTest, FilterDropRemovesTheFrameBeforeItMakesAFlow) {
+  load_filters(filter("no-web", "tcp dst port 80", "drop", 3000002));
+  EXPECT_TRUE(send(to_vendor("GET /")).empty());
+  EXPECT_EQ(drops(DropReason::kFilter), 1u);
+  EXPECT_EQ(all_drops(), 1u);
+  EXPECT_EQ(worker_->counters().flows.created.get(), 0u);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].sid, 3000002u);
+  EXPECT_EQ(a[0].action, rules::Action::kDrop);
+  EXPECT_EQ(a[0].verdict, Verdict::kDropped);
+  EXPECT_EQ(a[0].flow_id, 0u);
+  EXPECT_EQ(filter_matches(*worker_, 1), 1u);
+  // Other traffic crosses.
+  EXPECT_EQ(send(to_core("x")).size(), 1u);
+}
+
+TEST_F(WorkerTest, FilterDirectionSelectsTheFramesItSees) {
+  load_filters(filter("vendor-web", "tcp", "drop", 3000003, "direction = \"to_core\"\n"));
+  EXPECT_EQ(send(to_vendor("GET /")).size(), 1u) << "to_vendor: the filter does not run";
+  EXPECT_TRUE(send(to_core("200 OK")).empty());
+  EXPECT_EQ(drops(DropReason::kFilter), 1u);
+}
+
+TEST_F(WorkerTest, FiltersRunInOrderAndTheFirstDropOrPassEndsThem) {
+  // alert, then drop: both alerts, the alert one with the frame's verdict (dropped).
+  load_filters(filter("a", "tcp", "alert", 10) + filter("d", "tcp", "drop", 11) + filter("late", "tcp", "alert", 12));
+  EXPECT_TRUE(send(to_vendor("x")).empty());
+  auto a = alerts();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].sid, 10u);
+  EXPECT_EQ(a[0].verdict, Verdict::kDropped);
+  EXPECT_EQ(a[1].sid, 11u);
+  EXPECT_EQ(filter_matches(*worker_, 0), 1u) << "the filter after the drop never ran";
+  EXPECT_EQ(filter_matches(*worker_, 1), 1u);
+  // pass first: nothing after it runs, the frame crosses.
+  load_filters(filter("p", "tcp", "pass", 20) + filter("d", "tcp", "drop", 21));
+  EXPECT_EQ(send(to_vendor("x")).size(), 1u);
+  EXPECT_TRUE(alerts().empty()) << "pass is silent";
+  EXPECT_EQ(filter_matches(*worker_, 2), 1u);
+  EXPECT_EQ(filter_matches(*worker_, 1), 0u);
+}
+
+TEST_F(WorkerTest, FilterPassSkipsSignaturesButTheStreamFollows) {
+  // Frames whose payload starts with 'P' pass (TCP header of 20 bytes: payload at tcp[20]).
+  load_filters(filter("trusted", "tcp[20] = 0x50", "pass", 30), {}, rule(1, "drop", "EVIL"));
+  EXPECT_EQ(send(to_vendor("P EVIL", 1001)).size(), 1u) << "passed: not scanned";
+  EXPECT_TRUE(alerts().empty());
+  // The next segment follows in sequence: the stream took the passed one's bytes.
+  EXPECT_TRUE(send(to_vendor("x EVIL", 1007)).empty());
+  EXPECT_EQ(drops(DropReason::kSignature), 1u);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].gid, 1u);
+}
+
+TEST_F(WorkerTest, FilterPassSkipsThePolicy) {
+  const Hosts& h = hosts4();
+  const std::string policy = policy_text("drop");
+  load_filters(filter("ntp", "udp dst port 123", "pass", 40), {}, "", &policy);
+  EXPECT_EQ(sides(send(udp(h, true, h.vendor, 40000, h.other, 123, "t"))), kToCoreOnly);
+  EXPECT_EQ(sides(send(udp(h, true, h.vendor, 40000, h.other, 124, "t"))), kNothing);
+  EXPECT_EQ(drops(DropReason::kPolicy), 1u);
+}
+
+TEST_F(WorkerTest, FiltersSeeFramesThatAreNotIp) {
+  const Hosts& h = hosts4();
+  load_filters(filter("arp", "arp", "alert", 50));
+  EXPECT_EQ(sides(send_frame(arp_request(kVendorMac, h.vendor, h.server), true)), kToCoreOnly);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ip_version, 0u);
+  EXPECT_EQ(a[0].ether_type, 0x0806u);
+  EXPECT_EQ(a[0].src_mac, kVendorMac);
+}
+
+TEST_F(WorkerTest, FilterAlertsAreLimitedPerSecondAndReportWhatWasHeldBack) {
+  config::Config cfg;
+  cfg.rules.filter_alerts_per_second = 2;
+  load_filters(filter("web", "tcp dst port 80", "alert", 60), cfg);
+  std::vector<std::vector<uint8_t>> burst;
+  for (uint32_t k = 0; k < 5; ++k) burst.push_back(frame(to_vendor("x", 1001 + k)));
+  EXPECT_EQ(send_burst(burst, false).size(), 5u) << "the limit never touches forwarding";
+  auto a = alerts();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].suppressed, 0u);
+  EXPECT_EQ(worker_->counters().filter.alerts_suppressed.get(), 3u);
+  EXPECT_EQ(filter_matches(*worker_, 0), 5u) << "every match is counted";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_EQ(send(to_vendor("x", 1006)).size(), 1u);
+  a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].suppressed, 3u) << "the next alert says how many it stands for";
 }
 
 int main(int argc, char** argv) {
