@@ -18,6 +18,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace sentinel::bpf {
 namespace {
@@ -139,6 +140,47 @@ void fix_indirect_loads(rte_bpf_prm& prm) noexcept {
   for (uint32_t k = 0; k < prm.nb_ins; ++k) {
     if (BPF_CLASS(ins[k].code) == BPF_LD && BPF_MODE(ins[k].code) == BPF_IND) ins[k].src_reg = kConvertedX;
   }
+}
+
+// rte_bpf's x86-64 JIT (DPDK 22.11, still so upstream: emit_tst_imm) encodes `jset dst,
+// #imm` as TEST r/m64, imm32 but writes a single immediate byte when imm fits in 8 bits:
+// the CPU takes the next 3 bytes of code as the rest of the immediate and runs on
+// misaligned — wrong verdicts (`ether multicast`) or a crash (`tcp[13] & 2 != 0`). libpcap
+// emits such a jump for every small bit test; the interpreter is right.
+constexpr uint8_t kJsetImm = BPF_JMP | BPF_JSET | BPF_K;
+bool jit_mis_encodes(const ebpf_insn& i) noexcept { return i.code == kJsetImm && i.imm >= -128 && i.imm <= 127; }
+
+// Rewrites each such jump of a converted program as `mov r8, imm; jset dst, r8` (r8 is the
+// converter's scratch register, dead between cBPF instructions) and re-targets every jump.
+std::vector<ebpf_insn> widen_small_jsets(const ebpf_insn* in, uint32_t n) {
+  constexpr uint8_t kScratch = EBPF_REG_8;
+  std::vector<uint32_t> at(n + 1);  // old index -> new index
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    at[i] = k;
+    k += jit_mis_encodes(in[i]) ? 2 : 1;
+  }
+  at[n] = k;
+  std::vector<ebpf_insn> out;
+  out.reserve(k);
+  for (uint32_t i = 0; i < n; ++i) {
+    ebpf_insn x = in[i];
+    const bool jump = BPF_CLASS(x.code) == BPF_JMP && BPF_OP(x.code) != EBPF_CALL && BPF_OP(x.code) != EBPF_EXIT;
+    if (jit_mis_encodes(x)) {
+      // 64-bit mov: the immediate sign-extends exactly as jset's own would.
+      out.push_back({.code = EBPF_ALU64 | EBPF_MOV | BPF_K, .dst_reg = kScratch, .src_reg = 0, .off = 0, .imm = x.imm});
+      x.code = BPF_JMP | BPF_JSET | BPF_X;
+      x.src_reg = kScratch;
+      x.imm = 0;
+    }
+    if (jump) {
+      const int64_t target = int64_t{i} + 1 + x.off;
+      if (target < 0 || target > int64_t{n}) throw CompileError("rte_bpf_convert: a jump out of the program");
+      x.off = static_cast<int16_t>(int64_t{at[static_cast<size_t>(target)]} - static_cast<int64_t>(out.size()) - 1);
+    }
+    out.push_back(x);
+  }
+  return out;
 }
 
 // The frame as the program's argument: the mbuf (expressions converted from cBPF read
@@ -330,6 +372,15 @@ std::unique_ptr<Program> Program::from_expression(const std::string& expr, int l
   pcap_freecode(&code);
   if (prm == nullptr) throw CompileError(load_failure("rte_bpf_convert", log));
   fix_indirect_loads(*prm);
+  std::vector<ebpf_insn> code_widened;
+  try {
+    code_widened = widen_small_jsets(prm->ins, prm->nb_ins);
+  } catch (...) {
+    rte_free(prm);
+    throw;
+  }
+  prm->ins = code_widened.data();  // rte_bpf_load copies the instructions
+  prm->nb_ins = static_cast<uint32_t>(code_widened.size());
   prm->prog_arg = kMbufArg;
   rte_bpf* bpf = rte_bpf_load(prm);
   rte_free(prm);
@@ -344,11 +395,24 @@ std::unique_ptr<Program> Program::from_object(const std::string& path, const std
   {
     ElfFile elf(path);
     std::vector<std::string> sections;
-    if (!elf.section(section, &sections)) {
+    const std::optional<std::string> code = elf.section(section, &sections);
+    if (!code) {
       std::string listed;
       for (const std::string& s : sections) listed += (listed.empty() ? "" : ", ") + s;
       throw CompileError(path + ": no section '" + section + "' (code sections: " +
                          (listed.empty() ? "none" : listed) + ")");
+    }
+    // Compiled code cannot be rewritten here (its relocations would move): refuse what the
+    // JIT would run wrong.
+    for (size_t off = 0; off + sizeof(ebpf_insn) <= code->size(); off += sizeof(ebpf_insn)) {
+      ebpf_insn i;
+      std::memcpy(&i, code->data() + off, sizeof i);
+      if (jit_mis_encodes(i)) {
+        throw CompileError(path + ": section '" + section + "' instruction " + std::to_string(off / sizeof i) +
+                           ": `if (x & " + std::to_string(i.imm) +
+                           ")` compiled to a jset with an 8-bit immediate, which rte_bpf's x86 JIT encodes wrongly; "
+                           "write the bit test as a shift and compare, e.g. `((x >> n) & 1) != 0`");
+      }
     }
   }
   std::unique_ptr<Program> prog(new Program);
