@@ -54,13 +54,13 @@ uint64_t h_payload_len(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) noexcep
   return tls_frame == nullptr || tls_frame->payload_offset == 0xffff ? 0 : tls_frame->payload_len;
 }
 uint64_t h_frame_len(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t) noexcept {
-  return tls_frame == nullptr ? 0 : tls_frame->mbuf->pkt_len;
+  return tls_frame == nullptr || tls_frame->mbuf == nullptr ? 0 : tls_frame->mbuf->pkt_len;
 }
 
 // `n` bytes at `off` of the current frame: a pointer into the mbuf, or into `buf` when
 // they straddle segments; nullptr past the frame.
 const uint8_t* frame_bytes(uint64_t off, uint32_t n, uint8_t* buf) noexcept {
-  if (tls_frame == nullptr) return nullptr;
+  if (tls_frame == nullptr || tls_frame->mbuf == nullptr) return nullptr;
   const rte_mbuf* m = tls_frame->mbuf;
   if (off > m->pkt_len || n > m->pkt_len - off) return nullptr;
   if (off + n <= m->data_len) return rte_pktmbuf_mtod_offset(m, const uint8_t*, off);
@@ -83,28 +83,49 @@ uint64_t h_be32(uint64_t off, uint64_t, uint64_t, uint64_t, uint64_t) noexcept {
   return p == nullptr ? kNone : uint64_t{p[0]} << 24 | uint64_t{p[1]} << 16 | uint64_t{p[2]} << 8 | p[3];
 }
 
+// ASCII case folding (the locale's tolower() is slower and may fold other bytes).
+inline uint8_t fold_ascii(uint8_t c) noexcept { return static_cast<uint8_t>(static_cast<unsigned>(c - 'A') < 26U ? c | 0x20 : c); }
+
 template <bool kNocase>
 uint64_t find(uint64_t lo, uint64_t hi, uint64_t len, uint64_t from, uint64_t to) noexcept {
-  if (tls_frame == nullptr || len == 0 || len > kMaxNeedle) return kNone;
+  if (tls_frame == nullptr || tls_frame->mbuf == nullptr || len == 0 || len > kMaxNeedle) return kNone;
   uint8_t needle[kMaxNeedle];
   for (uint32_t k = 0; k < 8; ++k) {
     needle[k] = static_cast<uint8_t>(lo >> (8 * k));
     needle[8 + k] = static_cast<uint8_t>(hi >> (8 * k));
   }
-  const auto fold = [](uint8_t c) noexcept { return kNocase ? static_cast<uint8_t>(std::tolower(c)) : c; };
+  const auto fold = [](uint8_t c) noexcept { return kNocase ? fold_ascii(c) : c; };
   for (uint32_t k = 0; k < len; ++k) needle[k] = fold(needle[k]);
   const rte_mbuf* m = tls_frame->mbuf;
   if (to > m->pkt_len) to = m->pkt_len;
   if (from >= to || to - from < len) return kNone;
-  // Within the first segment the bytes are contiguous; beyond it each candidate is read.
-  for (uint64_t at = from; at + len <= to; ++at) {
+  const auto matches = [&](const uint8_t* p) noexcept {
+    if (fold(p[0]) != needle[0]) return false;
+    uint32_t k = 1;
+    while (k < len && fold(p[k]) == needle[k]) ++k;
+    return k == len;
+  };
+  uint64_t at = from;
+  // Candidates lying wholly in the first segment are searched in place.
+  const uint64_t first_end = to < m->data_len ? to : m->data_len;
+  if (first_end >= at + len) {
+    const uint8_t* base = rte_pktmbuf_mtod(m, const uint8_t*);
+    if constexpr (!kNocase) {
+      const void* hit = memmem(base + at, first_end - at, needle, len);
+      if (hit != nullptr) return static_cast<uint64_t>(static_cast<const uint8_t*>(hit) - base);
+    } else {
+      for (; at + len <= first_end; ++at) {
+        if (matches(base + at)) return at;
+      }
+    }
+    at = first_end - len + 1;
+  }
+  // The rest (straddling segments, or beyond the first): each candidate is read.
+  for (; at + len <= to; ++at) {
     uint8_t buf[kMaxNeedle];
     const uint8_t* p = frame_bytes(at, static_cast<uint32_t>(len), buf);
     if (p == nullptr) return kNone;
-    if (fold(p[0]) != needle[0]) continue;
-    uint32_t k = 1;
-    while (k < len && fold(p[k]) == needle[k]) ++k;
-    if (k == len) return at;
+    if (matches(p)) return at;
   }
   return kNone;
 }
@@ -244,18 +265,30 @@ class ElfFile {
     if (fd_ < 0) throw CompileError(path + ": cannot open: " + std::strerror(errno));
     elf_ = elf_begin(fd_, ELF_C_READ, nullptr);
     GElf_Ehdr eh;
+    const char* why = nullptr;
     if (elf_ == nullptr || elf_kind(elf_) != ELF_K_ELF || gelf_getehdr(elf_, &eh) == nullptr) {
-      throw CompileError(path + ": not an ELF object");
+      why = "not an ELF object";
+    } else if (eh.e_machine != EM_BPF) {
+      why = "not an eBPF object (built without -target bpf?)";
+    } else if (elf_getshdrstrndx(elf_, &strndx_) != 0) {
+      why = elf_errmsg(-1);
     }
-    if (eh.e_machine != EM_BPF) throw CompileError(path + ": not an eBPF object (built without -target bpf?)");
-    if (elf_getshdrstrndx(elf_, &strndx_) != 0) throw CompileError(path + ": " + elf_errmsg(-1));
+    if (why != nullptr) {
+      const std::string message = path + ": " + why;
+      release();  // the destructor does not run for a constructor that throws
+      throw CompileError(message);
+    }
   }
-  ~ElfFile() {
-    if (elf_ != nullptr) elf_end(elf_);
-    if (fd_ >= 0) ::close(fd_);
-  }
+  ~ElfFile() { release(); }
   ElfFile(const ElfFile&) = delete;
   ElfFile& operator=(const ElfFile&) = delete;
+
+  void release() noexcept {
+    if (elf_ != nullptr) elf_end(elf_);
+    if (fd_ >= 0) ::close(fd_);
+    elf_ = nullptr;
+    fd_ = -1;
+  }
 
   // The bytes of section `name`, or nullopt; `names` collects every section name.
   std::optional<std::string> section(std::string_view name, std::vector<std::string>* names = nullptr) {
