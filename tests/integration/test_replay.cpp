@@ -47,7 +47,7 @@ TEST(Cli, VersionAndBuildInfo) {
   EXPECT_EQ(r.out.rfind("sentinel ", 0), 0u) << r.out;
   r = run_sentinel(kSentinel, {"--build-info"}, tmp);
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* key : {"dpdk: DPDK 22.11", "hyperscan: ", "libbpf: ", "libpcap: ", "compiler: ", "cpu_sse4_2: ", "bpf_jit: "}) {
+  for (const char* key : {"dpdk: DPDK 22.11", "hyperscan: ", "libbpf: ", "libpcap: ", "compiler: ", "cpu_sse4_2: ", "bpf_jit: yes", "filters_dir: /"}) {
     EXPECT_NE(r.out.find(key), std::string::npos) << key << " missing in\n" << r.out;
   }
 }
@@ -79,8 +79,9 @@ TEST(Cli, TestConfigGoodAndBad) {
   EXPECT_EQ(r.err, bad + ":3:14: dataplane.burst_size: 0 is out of range 1..256\n");
 }
 
-// -T compiles the rules and prints counts; -S replaces the rules directory, -s adds to it;
-// a bad rule is file:line:col and exit 1; a missing rules directory is an error.
+// -T compiles the rules and filters and prints counts; -S replaces the rules directory, -s
+// adds to it; a bad rule or filter is file:line:col and exit 1; a missing rules directory
+// is an error.
 TEST(Cli, TestConfigCompilesRules) {
   TempDir tmp;
   std::filesystem::create_directories(tmp / "rules.d");
@@ -104,6 +105,21 @@ TEST(Cli, TestConfigCompilesRules) {
   r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-S", tmp / "bad.toml"}, tmp);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(tmp / "bad.toml:4:10: pcre '(a)\\1' rejected by Hyperscan: Back-references are unsupported."), std::string::npos) << r.err;
+
+  // Filters compile in -T (each with its JIT size); a bad expression is file:line:col with
+  // libpcap's words and exit 1.
+  write_file(tmp / "filters.toml", "[[filter]]\nname = \"telnet\"\nexpr = \"tcp dst port 23\"\naction = \"drop\"\n"
+                                   "sid = 3000001\nmsg = \"telnet\"\n");
+  r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-S", tmp / "filters.toml"}, tmp);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("filters: 1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("telnet  drop any sid 3000001  expr tcp dst port 23"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("filter telnet: tcp dst port 23, JIT "), std::string::npos) << r.out;
+  write_file(tmp / "filters.toml", "[[filter]]\nname = \"telnet\"\nexpr = \"tcp dst port\"\nsid = 1\nmsg = \"t\"\n");
+  r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-S", tmp / "filters.toml"}, tmp);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(tmp / "filters.toml:3:8: filter 'telnet': can't parse filter expression: syntax error"),
+            std::string::npos) << r.err;
 
   write_file(cfg, "[rules]\ndir = \"" + (tmp / "missing") + "\"\ncache_dir = \"\"\n");
   r = run_sentinel(kSentinel, {"-c", cfg, "-T", "-s", tmp / "extra.toml"}, tmp);
