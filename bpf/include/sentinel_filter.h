@@ -39,7 +39,7 @@ typedef unsigned long long sentinel_u64;
  * `name=default` entries in slot order; `name[N]=default` declares an array of N slots.
  * Sentinel reads the string from the object's ".sentinel.args" section (it is never loaded
  * into the program), checks the rules file's `args` against it (unknown names, too many
- * array elements and values out of range are load errors at the key's file:line:col) and
+ * array elements and negative values are load errors at the key's file:line:col) and
  * fills the slots: the given values, else the defaults. A value is a non-negative integer,
  * a boolean (1/0) or an IPv4 address string ("192.0.2.1" → 0xc0000201). Unused array
  * slots hold the default.
@@ -60,7 +60,9 @@ extern sentinel_u64 sentinel_l4_proto(void);       /* IANA number after IPv6 ext
 extern sentinel_u64 sentinel_l4_offset(void);      /* TCP/UDP/ICMP header; NONE on later fragments */
 extern sentinel_u64 sentinel_src_port(void);       /* TCP/UDP; ICMP echo: the identifier */
 extern sentinel_u64 sentinel_dst_port(void);
-extern sentinel_u64 sentinel_payload_offset(void); /* first L4 payload byte */
+extern sentinel_u64 sentinel_payload_offset(void); /* first L4 payload byte: after the TCP header
+                                                      with options, the 8-byte UDP and ICMP
+                                                      headers, the 4-byte ICMPv6 header */
 extern sentinel_u64 sentinel_payload_len(void);    /* L4 payload bytes present in this frame */
 extern sentinel_u64 sentinel_frame_len(void);      /* captured bytes of the frame */
 
@@ -91,6 +93,37 @@ extern sentinel_u64 sentinel_find_nocase(sentinel_u64 lo, sentinel_u64 hi, senti
   sentinel_find(SENTINEL_PACK8(s, 0), SENTINEL_PACK8(s, 8), sizeof(s) - 1, (from), (to))
 #define SENTINEL_FIND_NOCASE(s, from, to) \
   sentinel_find_nocase(SENTINEL_PACK8(s, 0), SENTINEL_PACK8(s, 8), sizeof(s) - 1, (from), (to))
+
+/* Writing unrolled walks. rte_bpf's validator follows every path through the program: a
+ * branch whose two sides join again doubles the paths of everything after it, so an
+ * unrolled body with an if/else per byte does not load in reasonable time. Keep unrolled
+ * bodies branch-free apart from their exits: compute with the 0/1 arithmetic below, and
+ * hide values behind SENTINEL_OPAQUE so that clang cannot turn the arithmetic back into
+ * branches (the BPF target has no conditional move) nor refuse `#pragma unroll` over an
+ * exit that depends only on the loop counter. */
+#define SENTINEL_INLINE static inline __attribute__((always_inline))
+#define SENTINEL_OPAQUE(x) asm volatile("" : "+r"(x))
+SENTINEL_INLINE sentinel_u64 sentinel_neg(sentinel_u64 x) { SENTINEL_OPAQUE(x); return x >> 63; } /* x < 0 as signed */
+SENTINEL_INLINE sentinel_u64 sentinel_eqz(sentinel_u64 x) { return sentinel_neg(x - 1); }  /* x == 0, x < 2^63 */
+SENTINEL_INLINE sentinel_u64 sentinel_nz(sentinel_u64 x) { return sentinel_neg(x | (0 - x)); } /* x != 0 */
+SENTINEL_INLINE sentinel_u64 sentinel_ge(sentinel_u64 a, sentinel_u64 b) {                  /* a, b < 2^62 */
+  return sentinel_neg(a - b) ^ 1;
+}
+SENTINEL_INLINE sentinel_u64 sentinel_mask(sentinel_u64 bit) { /* 0/1 -> 0/~0 */
+  sentinel_u64 m = 0 - bit;
+  SENTINEL_OPAQUE(m);
+  return m;
+}
+
+/* 1 when the frame holds the whole IP datagram its header declares (a capture's snap
+ * length can cut it); 0 for a cut frame or one that is not IP. */
+SENTINEL_INLINE sentinel_u64 sentinel_ip_complete(void) {
+  sentinel_u64 l3 = sentinel_l3_offset();
+  sentinel_u64 v6 = sentinel_eqz(sentinel_ip_version() ^ 6);
+  sentinel_u64 len = sentinel_be16(l3 + 2 + 2 * v6); /* IPv4 total length, IPv6 payload length */
+  if (len == SENTINEL_NONE) return 0;
+  return sentinel_ge(sentinel_frame_len(), l3 + len + 40 * v6);
+}
 #endif /* __bpf__ */
 
 #endif /* SENTINEL_FILTER_H */
