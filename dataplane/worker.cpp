@@ -574,16 +574,21 @@ DropReason Worker::police_unflowed(uint16_t i) noexcept {
   const rules::PolicyDefault d = setup_.policy->default_action;
   if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
   const bool drop = d != rules::PolicyDefault::kAlert;
+  policy_violation(pkt, m, kDir, drop);
+  return drop ? DropReason::kPolicy : DropReason::kNone;
+}
+
+// A violation by a frame without a flow: counted and alerted on its own (no flow id).
+void Worker::policy_violation(const PacketInfo& pkt, const rte_mbuf* m, Direction dir, bool drop) noexcept {
   counters_.policy.violations.add(1);
   cur_pkt_ = &pkt;
-  AlertRecord rec = alert_base(m, kDir, drop);
+  AlertRecord rec = alert_base(m, dir, drop);
   rec.gid = rules::kGidPolicy;
   rec.sid = setup_.policy->default_sid;
   rec.rev = 1;
   rec.action = drop ? rules::Action::kDrop : rules::Action::kAlert;
   counters_.inspect.alerts[static_cast<size_t>(AlertSource::kPolicy)][static_cast<size_t>(rec.action)].add(1);
   if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
-  return drop ? DropReason::kPolicy : DropReason::kNone;
 }
 
 // The policy for a frame without a flow: non-IP and malformed frames against [policy.l2]
@@ -610,17 +615,7 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
   const rte_mbuf* m = rx_[i];
   static constexpr uint8_t kNoMac[6] = {};
   const uint8_t* src_mac = m->data_len >= 12 ? rte_pktmbuf_mtod_offset(m, const uint8_t*, 6) : kNoMac;  // eth_truncated
-  if (l2_limiter_->should_alert(src_mac, et, now_)) {
-    counters_.policy.violations.add(1);
-    cur_pkt_ = &pkt;
-    AlertRecord rec = alert_base(m, kDir, drop);
-    rec.gid = rules::kGidPolicy;
-    rec.sid = setup_.policy->default_sid;
-    rec.rev = 1;
-    rec.action = drop ? rules::Action::kDrop : rules::Action::kAlert;
-    counters_.inspect.alerts[static_cast<size_t>(AlertSource::kPolicy)][static_cast<size_t>(rec.action)].add(1);
-    if (!alert_ring_->push(rec)) counters_.inspect.alerts_dropped.add(1);
-  }
+  if (l2_limiter_->should_alert(src_mac, et, now_)) policy_violation(pkt, m, kDir, drop);
   return drop ? DropReason::kPolicy : DropReason::kNone;
 }
 

@@ -191,6 +191,7 @@ class alignas(64) Worker {
   DropReason police_frame(uint16_t i) noexcept;
   template <Direction kDir>
   DropReason police_unflowed(uint16_t i) noexcept;
+  void policy_violation(const PacketInfo& pkt, const rte_mbuf* m, Direction dir, bool drop) noexcept;
   [[nodiscard]] bool is_exempt(const PacketInfo& pkt) const noexcept;
   [[nodiscard]] const FlowEntry* quoted_flow(const PacketInfo& pkt, const uint8_t* headers,
                                              uint32_t headers_len) noexcept;
