@@ -168,12 +168,15 @@ void read_failure(const toml::table& root, FailureConfig& failure) {
 }
 
 void read_rules(const toml::table& root, RulesConfig& rules) {
-  const Section section(root, "rules", {"dir", "cache_dir", "classification", "filters_dir", "filter_alerts_per_second"});
+  const Section section(root, "rules", {"dir", "cache_dir", "classification", "filters_dir", "filter_alerts_per_second",
+                                        "watch", "reload_debounce_ms"});
   section.read("dir", rules.dir);
   section.read_maybe_empty("cache_dir", rules.cache_dir);
   section.read_maybe_empty("classification", rules.classification);
   section.read_maybe_empty("filters_dir", rules.filters_dir);
   section.read("filter_alerts_per_second", 1, 1000000, rules.filter_alerts_per_second);
+  section.read("watch", rules.watch);
+  section.read("reload_debounce_ms", 10, 60000, rules.reload_debounce_ms);
 }
 
 void read_flows(const toml::table& root, FlowsConfig& flows) {
@@ -270,7 +273,9 @@ std::string dump_config(const Config& config) {
                             {"cache_dir", config.rules.cache_dir},
                             {"classification", config.rules.classification},
                             {"filters_dir", config.rules.filters_dir},
-                            {"filter_alerts_per_second", config.rules.filter_alerts_per_second}}},
+                            {"filter_alerts_per_second", config.rules.filter_alerts_per_second},
+                            {"watch", config.rules.watch},
+                            {"reload_debounce_ms", config.rules.reload_debounce_ms}}},
       {"flows", toml::table{{"capacity", int64_t{fl.capacity}},
                             {"inspect_depth", int64_t{fl.inspect_depth}},
                             {"reassembly_buffer", int64_t{fl.reassembly_buffer}},

@@ -61,6 +61,8 @@ struct RulesConfig {
   std::string classification;                     // classtype table; "" = the built-in one
   std::string filters_dir;                        // [[filter]] objects named without '/'; "" = the installed ones
   uint32_t filter_alerts_per_second = 100;        // per filter, over all workers
+  bool watch = true;                              // live: reload on changes to the rule files (inotify)
+  uint32_t reload_debounce_ms = 500;              // quiet time after the last change before reloading
   friend bool operator==(const RulesConfig&, const RulesConfig&) = default;
 };
 

@@ -48,6 +48,7 @@ struct AlertRecord {
   uint16_t ether_type = 0;             // non-IP alerts (ip_version 0): host byte order
   std::array<uint8_t, 6> src_mac{};    // non-IP alerts: the sender
   uint32_t suppressed = 0;             // filters: alerts of the same filter held back before this one
+  uint32_t generation = 0;             // the RuleSet generation that raised it (low 32 bits)
 };
 
 // Bits of AlertRecord::flags.

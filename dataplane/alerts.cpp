@@ -67,13 +67,14 @@ uint64_t AlertDrain::drain(std::span<AlertRing* const> rings) noexcept {
     uint32_t got = 0;
     while ((got = ring->pop(batch.data(), batch.size())) != 0) {
       for (uint32_t i = 0; i < got; ++i) {
-        const AlertMeta& fixed = catalog_.meta(batch[i].gid, batch[i].sid);
+        const AlertCatalog& catalog = catalog_of_(batch[i].generation);
+        const AlertMeta& fixed = catalog.meta(batch[i].gid, batch[i].sid);
         if (batch[i].gid != rules::kGidPolicy) {
           eve_.write(batch[i], fixed);
           continue;
         }
         try {
-          eve_.write(batch[i], catalog_.meta_of(batch[i]));
+          eve_.write(batch[i], catalog.meta_of(batch[i]));
         } catch (const std::bad_alloc&) {  // out of memory: the line still goes out, less specific
           eve_.write(batch[i], fixed);
         }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,7 +43,10 @@ class AlertCatalog {
 // Drains worker rings into an EveWriter.
 class AlertDrain {
  public:
-  AlertDrain(EveWriter& eve, const AlertCatalog& catalog) : eve_(eve), catalog_(catalog) {}
+  // The catalog of the generation that raised a record (AlertRecord::generation).
+  using CatalogOf = std::function<const AlertCatalog&(uint32_t generation)>;
+
+  AlertDrain(EveWriter& eve, CatalogOf catalog_of) : eve_(eve), catalog_of_(std::move(catalog_of)) {}
 
   // [control] Writes every record waiting in `rings`; returns how many.
   uint64_t drain(std::span<AlertRing* const> rings) noexcept;
@@ -51,7 +55,7 @@ class AlertDrain {
 
  private:
   EveWriter& eve_;
-  const AlertCatalog& catalog_;
+  CatalogOf catalog_of_;
   uint64_t written_ = 0;
 };
 

@@ -29,6 +29,18 @@ class Counter {
   std::atomic<uint64_t> v_{0};
 };
 
+// A level one thread raises and lowers while others read it.
+class Gauge {
+ public:
+  // [owner thread only]
+  void add(int64_t n) noexcept { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  // [any]
+  [[nodiscard]] int64_t get() const noexcept { return v_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> v_{0};
+};
+
 struct DirectionCounters {
   Counter rx_packets;
   Counter forwarded;
@@ -87,6 +99,12 @@ struct FilterCounters {
   Counter alerts_suppressed;    // filter alerts over [rules] filter_alerts_per_second
 };
 
+// Moving flows onto a reloaded RuleSet (one writer: the worker).
+struct ReloadCounters {
+  Counter flows_migrated;  // flows re-judged and rescanned under a newer RuleSet on their next packet
+  Counter flows_swept;     // idle flows whose streams the sweep closed so an old RuleSet could go
+};
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
@@ -102,6 +120,7 @@ struct alignas(64) WorkerCounters {
   InspectCounters inspect;
   PolicyCounters policy;
   FilterCounters filter;
+  ReloadCounters reload;
 };
 
 struct FlowTotals {
@@ -145,6 +164,11 @@ struct PolicyTotals {
   uint64_t learn_table_full = 0;
 };
 
+struct ReloadTotals {
+  uint64_t flows_migrated = 0;
+  uint64_t flows_swept = 0;
+};
+
 struct FilterTotals {
   std::array<uint64_t, kFilterActionCount> matches{};
   uint64_t interpreted_packets = 0;
@@ -167,6 +191,7 @@ struct Totals {
   InspectTotals inspect;
   PolicyTotals policy;
   FilterTotals filter;
+  ReloadTotals reload;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -218,6 +243,8 @@ struct Totals {
     for (size_t a = 0; a < kFilterActionCount; ++a) t.filter.matches[a] += w->filter.matches[a].get();
     t.filter.interpreted_packets += w->filter.interpreted_packets.get();
     t.filter.alerts_suppressed += w->filter.alerts_suppressed.get();
+    t.reload.flows_migrated += w->reload.flows_migrated.get();
+    t.reload.flows_swept += w->reload.flows_swept.get();
   }
   return t;
 }

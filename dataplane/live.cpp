@@ -21,6 +21,8 @@
 #include "dataplane/metrics.hpp"
 #include "dataplane/policy.hpp"
 #include "dataplane/ports.hpp"
+#include "dataplane/reload.hpp"
+#include "dataplane/ruleset.hpp"
 #include "dataplane/setup_error.hpp"
 #include "dataplane/signals.hpp"
 #include "dataplane/telemetry.hpp"
@@ -57,7 +59,7 @@ void print_stats_line(const Totals& now, const Totals& before, double seconds) {
 
 }  // namespace
 
-RunStats run_live(const config::Config& config, const LoadedSignatures& signatures) {
+RunStats run_live(const config::Config& config, const LoadedSignatures& signatures, const RuleSources& sources) {
   const config::DataplaneConfig& dp = config.dataplane;
   const uint16_t vendor = find_port("vendor", config.ports.vendor);
   const uint16_t core = find_port("core", config.ports.core);
@@ -72,44 +74,52 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   spdlog::info("{}", start_port("core", core, settings, pool));
   check_same_mtu(vendor, core);
 
-  const std::unique_ptr<ActivePolicy> policy = activate_policy(signatures.policy, false);
-  const rules::Policy* rules_policy = policy ? &policy->policy : nullptr;
-  const std::unique_ptr<FilterSet> filters = compile_filters(signatures.filters, filters_dir(config));
-  const Inspection inspection{signatures.set.get(), rules_policy, policy ? policy->classifier.get() : nullptr,
-                              policy && policy->learn(), filters.get()};
+  const bool learn = signatures.policy && signatures.policy->mode == rules::PolicyMode::kLearn;
+  RulesetPublisher publisher(build_ruleset(config, signatures, 1, dp.workers, learn), dp.workers);
+  spdlog::info("rules: generation 1, hash {}", publisher.current().generation->hash());
   std::atomic<bool> stop{false};
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<const WorkerCounters*> counters;
   std::vector<AlertRing*> rings;
   for (uint16_t queue = 0; queue < dp.workers; ++queue) {
-    workers.push_back(std::make_unique<Worker>(worker_setup(config, vendor, core, queue, inspection), queue));
+    WorkerSetup setup = worker_setup(config, vendor, core, queue, publisher.current().generation->inspection());
+    setup.published = &publisher.slot();
+    setup.qsbr = publisher.qsbr();
+    workers.push_back(std::make_unique<Worker>(setup, queue));
     counters.push_back(&workers.back()->counters());
     rings.push_back(&workers.back()->alerts());
   }
   EveWriter eve(config.log.dir);
-  const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy, signatures.filters);
-  AlertDrain alerts(eve, catalog);
+  AlertDrain alerts(eve, [&publisher](uint32_t generation) -> const AlertCatalog& {
+    return publisher.catalog(generation);
+  });
   spdlog::info("alerts: {}", eve.path());
-  std::vector<const Worker*> worker_views;
   std::vector<const LearnTable*> learn_tables;
-  for (const auto& w : workers) {
-    worker_views.push_back(w.get());
-    learn_tables.push_back(w->learn_table());
-  }
+  for (const auto& w : workers) learn_tables.push_back(w->learn_table());
+  Reloader reloader(config, sources, publisher, dp.workers, learn);
 
   register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
-  MetricsSnapshot facts = build_facts();
-  facts.signatures_loaded = signatures.set->rule_count();
-  facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
-  facts.filters_loaded = signatures.filters.size();
+  register_ruleset_telemetry([&publisher, &reloader] { return ruleset_telemetry(publisher, reloader.status()); });
+  const MetricsSnapshot facts = build_facts();
   const MetricsServer metrics(
       config.metrics.listen,
-      [facts, vendor, core, &counters, &eve] {
+      [facts, vendor, core, &counters, &eve, &publisher, &reloader] {
         MetricsSnapshot snap = take_snapshot(facts, vendor, core, counters);
         snap.alert_write_errors = eve.write_errors();
+        const std::shared_ptr<const Ruleset> rs = publisher.current_shared();
+        snap.signatures_loaded = rs->signatures;
+        snap.allows_loaded = rs->allows;
+        snap.filters_loaded = rs->filters;
+        const ReloadStatus st = reloader.status();
+        snap.ruleset = {rs->generation->number(), rs->generation->hash(), st.last_time, st.last_success,
+                        st.successes, st.failures, publisher.pending()};
         return snap;
       },
-      config.metrics.rules ? rule_counts_source(rules_policy, filters.get(), worker_views) : std::function<RuleCountsSnapshot()>{});
+      config.metrics.rules ? rule_counts_source([&publisher] {
+        const std::shared_ptr<const Ruleset> rs = publisher.current_shared();
+        return std::shared_ptr<const Generation>(rs, rs->generation.get());
+      })
+                           : std::function<RuleCountsSnapshot()>{});
   spdlog::info("metrics: http://{}/metrics{}", config.metrics.listen,
                config.metrics.rules ? " and /metrics/rules" : "");
 
@@ -135,12 +145,16 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   for (;;) {
     // Short waits: the alert rings are drained between them.
     const int sig = wait_control_signal(kControlTickMs);
-    if (alerts.drain(rings) != 0) eve.flush();
+    const auto drain = [&] {
+      if (alerts.drain(rings) != 0) eve.flush();
+    };
+    drain();
     if (sig == SIGINT || sig == SIGTERM) {
       spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
-    if (sig == SIGHUP) spdlog::warn("SIGHUP (reload): reloading rules is not supported yet; restart to apply");
+    if (sig == SIGHUP) reloader.request("SIGHUP");
+    reloader.tick(drain);
     if (sig == SIGUSR1) {
       try {
         eve.reopen();
@@ -150,13 +164,14 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
       }
     }
     if (sig == SIGUSR2) {
-      if (!policy || !policy->learn()) {
+      if (!learn) {
         spdlog::warn("SIGUSR2 (write learned policy): no policy in learn mode ([policy] mode = \"learn\")");
       } else {
         const std::string out = config.log.dir + "/learned-policy.toml";
         try {
           const LearnedSummary learned =
-              write_learned_policy_file(learn_tables, policy->policy, out, "live traffic on this sentinel");
+              write_learned_policy_file(learn_tables, publisher.current().generation->parts().policy->policy, out,
+                                        "live traffic on this sentinel");
           spdlog::info("SIGUSR2: learned {} observation(s) of {} flow(s), written to {}", learned.observations,
                        learned.flows, out);
         } catch (const std::exception& e) {
@@ -184,6 +199,7 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   }
   stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();
+  reloader.wait();
   (void)alerts.drain(rings);
   eve.close();
 

@@ -148,7 +148,7 @@ int run(const CliOptions& cli) {
   const EalPlan plan = plan_eal(config, RunMode::kLive, cli.eal_args);
   spdlog::info("{}", plan.memory_note);
   init_eal(plan);
-  const RunStats stats = run_live(config, signatures);
+  const RunStats stats = run_live(config, signatures, RuleSources{cli.rules_only, cli.rules_extra});
   print_summary(stdout, stats);
   write_eve_stats(config.log.dir, stats);
   cleanup_eal(false);

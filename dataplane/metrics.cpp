@@ -196,6 +196,38 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   out.push_back(single("sentinel_policy_learn_table_full_total",
                        "Learn mode: new observations not recorded because the table was full.",
                        MetricType::Counter, pt.learn_table_full));
+  const RulesetSnapshot& rs = s.ruleset;
+  out.push_back(single("sentinel_ruleset_generation",
+                       "Generation of the rule set in force: 1 at start, one more per successful reload.",
+                       MetricType::Gauge, rs.generation));
+  MetricFamily ruleset_info = family("sentinel_ruleset_info",
+                                     "The rule set in force, by its content hash (SHA-256 of its files); always 1.",
+                                     MetricType::Gauge);
+  ruleset_info.metric.push_back(gauge(1, {{"hash", rs.hash}}));
+  out.push_back(std::move(ruleset_info));
+  MetricFamily reload_time = family("sentinel_ruleset_last_reload_timestamp_seconds",
+                                    "When the last reload attempt ended (unix time); 0 before the first.",
+                                    MetricType::Gauge);
+  reload_time.metric.push_back(gauge(rs.last_reload_time));
+  out.push_back(std::move(reload_time));
+  out.push_back(single("sentinel_ruleset_last_reload_success",
+                       "1 when the last reload put its rule set in force (or none was tried), 0 when it failed.",
+                       MetricType::Gauge, rs.last_reload_success ? 1 : 0));
+  MetricFamily reloads = family("sentinel_ruleset_reloads_total",
+                                "Reload attempts, by result; a failed one changed nothing.", MetricType::Counter);
+  reloads.metric.push_back(counter(static_cast<double>(rs.reloads_success), {{"result", "success"}}));
+  reloads.metric.push_back(counter(static_cast<double>(rs.reloads_failure), {{"result", "failure"}}));
+  out.push_back(std::move(reloads));
+  out.push_back(single("sentinel_ruleset_retired_pending",
+                       "Replaced rule sets not freed yet: in their grace period, or a flow's stream still uses them.",
+                       MetricType::Gauge, rs.retired_pending));
+  out.push_back(single("sentinel_flows_migrated_total",
+                       "Flows moved to a newer rule set on their first packet after a reload (re-judged by the "
+                       "policy, streams reopened on the new databases).",
+                       MetricType::Counter, s.totals.reload.flows_migrated));
+  out.push_back(single("sentinel_flows_swept_total",
+                       "Idle flows whose streams the post-reload sweep closed so an old rule set could be freed.",
+                       MetricType::Counter, s.totals.reload.flows_swept));
   const FilterTotals& ft = s.totals.filter;
   MetricFamily matches = family("sentinel_filter_matches_total",
                                 "[[filter]] matches (every match of every filter), by the filter's action.",
@@ -324,24 +356,23 @@ MetricsSnapshot take_snapshot(const MetricsSnapshot& facts, uint16_t vendor_port
   return s;
 }
 
-std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy, const FilterSet* filters,
-                                                      std::span<const Worker* const> workers) {
-  RuleCountsSnapshot names;
-  if (policy != nullptr) {
-    for (const rules::Allow& a : policy->allows) names.allow_names.push_back(a.name);
-  }
-  if (filters != nullptr) {
-    for (const ActiveFilter& f : filters->filters) names.filter_names.push_back(f.spec.name);
-  }
-  return [names = std::move(names), workers = std::vector<const Worker*>(workers.begin(), workers.end())] {
-    RuleCountsSnapshot s = names;
-    s.allow_flows.assign(s.allow_names.size(), 0);
-    s.filter_matches.assign(s.filter_names.size(), 0);
-    for (const Worker* w : workers) {
-      const std::span<const Counter> allows = w->allow_hits();
-      for (size_t i = 0; i < allows.size() && i < s.allow_flows.size(); ++i) s.allow_flows[i] += allows[i].get();
-      const std::span<const Counter> filters = w->filter_hits();
-      for (size_t i = 0; i < filters.size() && i < s.filter_matches.size(); ++i) s.filter_matches[i] += filters[i].get();
+std::function<RuleCountsSnapshot()> rule_counts_source(std::function<std::shared_ptr<const Generation>()> current) {
+  return [current = std::move(current)] {
+    const std::shared_ptr<const Generation> g = current();
+    RuleCountsSnapshot s;
+    const Inspection& in = g->inspection();
+    if (in.policy != nullptr) {
+      for (const rules::Allow& a : in.policy->allows) s.allow_names.push_back(a.name);
+    }
+    if (in.filters != nullptr) {
+      for (const ActiveFilter& f : in.filters->filters) s.filter_names.push_back(f.spec.name);
+    }
+    s.allow_flows.assign(g->allow_count(), 0);
+    s.filter_matches.assign(g->filter_count(), 0);
+    for (size_t w = 0; w < g->worker_count(); ++w) {
+      const GenerationWorker& gw = g->worker(w);
+      for (size_t i = 0; i < s.allow_flows.size(); ++i) s.allow_flows[i] += gw.allow_hits[i].get();
+      for (size_t i = 0; i < s.filter_matches.size(); ++i) s.filter_matches[i] += gw.filter_hits[i].get();
     }
     return s;
   };

@@ -42,6 +42,17 @@ struct WorkerTimes {
   double idle_seconds = 0;
 };
 
+// The running rule set and its reloads.
+struct RulesetSnapshot {
+  uint64_t generation = 1;
+  std::string hash;
+  double last_reload_time = 0;  // unix seconds; 0 = no reload yet
+  bool last_reload_success = true;
+  uint64_t reloads_success = 0;
+  uint64_t reloads_failure = 0;
+  uint64_t retired_pending = 0;  // replaced generations still referenced
+};
+
 struct MetricsSnapshot {
   std::string version;
   std::string dpdk_version;
@@ -58,6 +69,7 @@ struct MetricsSnapshot {
   uint64_t allows_loaded = 0;       // [[allow]] tables of the running policy
   uint64_t filters_loaded = 0;      // [[filter]] tables
   uint64_t alert_write_errors = 0;  // alerts the EVE writer could not write
+  RulesetSnapshot ruleset;
 };
 
 // [any] The metric families of a snapshot, in a fixed order. Pure: the unit test feeds it
@@ -81,15 +93,13 @@ struct RuleCountsSnapshot {
   std::vector<uint64_t> filter_matches;   // frames each matched, summed over workers
 };
 
-class Worker;
-struct FilterSet;
+class Generation;
 
-// [control] What /metrics/rules reads at each scrape: per-allow flow counts and per-filter
-// match counts summed over `workers` (which must outlive the returned function). `policy`
-// and `filters` may be null (no series).
-[[nodiscard]] std::function<RuleCountsSnapshot()> rule_counts_source(const rules::Policy* policy,
-                                                                     const FilterSet* filters,
-                                                                     std::span<const Worker* const> workers);
+// [control] What /metrics/rules reads at each scrape: the per-allow flow counts and per-filter
+// match counts of the generation `current` returns (the running one; kept alive by the
+// pointer while read), summed over its workers. They start from zero with each generation.
+[[nodiscard]] std::function<RuleCountsSnapshot()> rule_counts_source(
+    std::function<std::shared_ptr<const Generation>()> current);
 
 // [any] The families of /metrics/rules.
 [[nodiscard]] std::vector<prometheus::MetricFamily> rule_metric_families(const RuleCountsSnapshot& s);

@@ -16,7 +16,8 @@
 
 namespace sentinel::dataplane {
 
-std::unique_ptr<ActivePolicy> activate_policy(const std::optional<rules::Policy>& loaded, bool force_learn) {
+std::unique_ptr<ActivePolicy> activate_policy(const std::optional<rules::Policy>& loaded, bool force_learn,
+                                              const std::string& name) {
   if (!loaded && !force_learn) return nullptr;
   auto active = std::make_unique<ActivePolicy>();
   if (loaded) active->policy = *loaded;
@@ -28,7 +29,7 @@ std::unique_ptr<ActivePolicy> activate_policy(const std::optional<rules::Policy>
     return active;
   }
   const auto t0 = std::chrono::steady_clock::now();
-  active->classifier = std::make_unique<rules::PolicyClassifier>(p, "policy");
+  active->classifier = std::make_unique<rules::PolicyClassifier>(p, name);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("policy: enforce, default {}, {} allow(s) → {} IPv4 + {} IPv6 ACL rules in {:.1f} ms",
                rules::to_string(p.default_action), p.allows.size(), active->classifier->acl_rules_v4(),

@@ -24,9 +24,10 @@ struct ActivePolicy {
 
 // [control] nullptr when there is no policy and `force_learn` is false. `force_learn`
 // (--learn-policy) switches a loaded policy to learn mode, or learns under the defaults when
-// none is loaded. Compiles the classifier (needs the EAL); throws LoadError or runtime_error.
+// none is loaded. Compiles the classifier (needs the EAL) into rte_acl contexts named after
+// `name`, which no live classifier may share; throws LoadError or runtime_error.
 [[nodiscard]] std::unique_ptr<ActivePolicy> activate_policy(const std::optional<rules::Policy>& loaded,
-                                                            bool force_learn);
+                                                            bool force_learn, const std::string& name = "policy");
 
 struct LearnedSummary {
   size_t observations = 0;  // distinct (side, proto, source, destination, port) over all workers

@@ -38,7 +38,7 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   return setup;
 }
 
-Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
+Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup), id_(id) {
   const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
   const double cycles_per_us = tsc_hz / 1e6;
   for (size_t b = 0; b < kLatencyBounds; ++b) {
@@ -67,42 +67,42 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
   inspect_.reset(new FlowInspect[fl.capacity]);
   // Untouched pages of these stay unbacked: only flows that carry data touch their share.
   ooo_.reset(new uint8_t[size_t{fl.capacity} * 2 * fl.reassembly_buffer + 1]);
-  const rules::RuleSet* rs = setup_.rules;
-  item_words_ = rs != nullptr ? rs->stream_item_words() : 0;
+  // Room for the largest item bitmap any generation may bring: its stream state and bitmap
+  // must fit [flows] stream_state_max together (load_signatures checks).
+  item_words_ = fl.stream_state_max / sizeof(uint64_t);
   items_.reset(new uint64_t[size_t{fl.capacity} * 2 * item_words_ + 1]);
   stream_pool_ = std::make_unique<StreamStatePool>(fl.capacity * 2, fl.stream_state_max);
-  if (rs != nullptr) {
-    const rules::HsStatus st = scratch_.allocate_for(*rs);
-    if (!st.ok()) throw SetupError(std::string(st.call) + ": " + rules::hs_error_name(st.code));
+  if (setup_.published != nullptr) {
+    published_ = setup_.published;
+  } else {
+    own_generation_ = std::make_unique<Generation>(
+        1, "", Inspection{setup_.rules, setup_.policy, setup_.classifier, setup_.learn, setup_.filters}, 1);
+    own_published_.store(own_generation_.get(), std::memory_order_release);
+    published_ = &own_published_;
   }
+  adopt(published_->load(std::memory_order_acquire));
   alert_ring_ = std::make_unique<AlertRing>("alerts_w" + std::to_string(id), config::kAlertRingSize);
 
-  if (const rules::Policy* policy = setup_.policy) {
-    if (!setup_.learn && setup_.classifier == nullptr) throw SetupError("worker: an enforced policy needs its classifier");
-    static std::atomic<uint32_t> instance{0};
-    const std::string suffix = "_w" + std::to_string(id) + "_" + std::to_string(instance++);
-    if (setup_.learn) learn_ = std::make_unique<LearnTable>(config::kLearnTableSize, "learn" + suffix);
+  if (policy_ != nullptr && !setup_.learn && classifier_ == nullptr) {
+    throw SetupError("worker: an enforced policy needs its classifier");
+  }
+  // Learn mode is fixed for the worker's life (a reload cannot switch it); the L2 limiter is
+  // there whenever a later generation may bring a policy.
+  static std::atomic<uint32_t> instance{0};
+  const std::string suffix = "_w" + std::to_string(id) + "_" + std::to_string(instance++);
+  if (setup_.learn) learn_ = std::make_unique<LearnTable>(config::kLearnTableSize, "learn" + suffix);
+  if (policy_ != nullptr || setup_.published != nullptr) {
     l2_limiter_ = std::make_unique<L2AlertLimiter>(
         "l2alert" + suffix, static_cast<uint64_t>(fl.timeout_embryonic * ticks_per_second));
-    for (const uint16_t et : policy->allow_ethertypes) l2_allowed_[et / 64] |= uint64_t{1} << (et % 64);
-    n_allows_ = policy->allows.size();
-    allow_hits_.reset(new Counter[n_allows_ + 1]);
   }
   second_ = static_cast<uint64_t>(ticks_per_second);
-  if (setup_.filters != nullptr) {
-    n_filters_ = setup_.filters->filters.size();
-    filter_hits_.reset(new Counter[n_filters_ + 1]);
-    filter_windows_.reset(new FilterAlertWindow[n_filters_ + 1]);
-  }
 }
 
 Worker::~Worker() {
   // Streams hand their state back to this worker's pool, whichever thread runs this.
   StreamStatePool::bind_to_this_thread(stream_pool_.get());
   flow_table_.reset();  // before the inspection state its hook resets
-  for (uint32_t s = 0; s < setup_.flows.capacity; ++s) {
-    for (rules::Stream& hs : inspect_[s].hs) hs = rules::Stream{};
-  }
+  for (uint32_t s = 0; s < setup_.flows.capacity; ++s) close_streams(inspect_[s]);
   StreamStatePool::bind_to_this_thread(nullptr);
 }
 

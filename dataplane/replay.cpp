@@ -24,6 +24,7 @@
 #include "dataplane/policy.hpp"
 #include "dataplane/parser.hpp"
 #include "dataplane/ports.hpp"
+#include "dataplane/ruleset.hpp"
 #include "dataplane/setup_error.hpp"
 #include "dataplane/worker.hpp"
 
@@ -290,7 +291,7 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
   auto worker = std::make_unique<Worker>(setup, 0);
   EveWriter eve(config.log.dir);
   const AlertCatalog catalog(signatures.set.get(), signatures.classes, rules_policy, signatures.filters);
-  AlertDrain alerts(eve, catalog);
+  AlertDrain alerts(eve, [&catalog](uint32_t) -> const AlertCatalog& { return catalog; });
   AlertRing* rings[] = {&worker->alerts()};
   PcapWriter writer(options.out_pcap);
   std::optional<MetricsServer> metrics;
@@ -299,7 +300,8 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
     facts.signatures_loaded = signatures.set->rule_count();
     facts.allows_loaded = rules_policy != nullptr ? rules_policy->allows.size() : 0;
     facts.filters_loaded = signatures.filters.size();
-    const Worker* const workers[] = {worker.get()};
+    facts.ruleset.hash = ruleset_hash(signatures, filters.get());
+    const Generation* generation = &worker->generation();  // a replay runs one, for good
     metrics.emplace(
         options.metrics_listen,
         [facts, &worker, &vendor, &core, &eve] {
@@ -308,7 +310,10 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
           snap.alert_write_errors = eve.write_errors();
           return snap;
         },
-        options.rule_metrics ? rule_counts_source(rules_policy, filters.get(), workers) : std::function<RuleCountsSnapshot()>{});
+        options.rule_metrics ? rule_counts_source([generation] {
+          return std::shared_ptr<const Generation>(std::shared_ptr<const Generation>{}, generation);
+        })
+                             : std::function<RuleCountsSnapshot()>{});
     spdlog::info("metrics: http://{}/metrics", options.metrics_listen);
   }
 

@@ -58,7 +58,8 @@ inline constexpr StreamEvent kStreamRst = 1u << 7;              // an RST was ho
 inline constexpr StreamEvent kStreamOutOfWindow = 1u << 8;      // segment, or its SYN/FIN/RST, ignored
 
 // The consumer of in-order bytes. deliver() may be called several times per segment (a
-// segment followed by buffered data, or buffered data wrapping around the ring).
+// segment followed by buffered data, or buffered data wrapping around the ring). During a
+// call, the direction's delivered() counts the bytes before `p`.
 template <class S>
 concept StreamSink = requires(S& s, const uint8_t* p, uint32_t n) {
   { s.deliver(p, n) } noexcept;
@@ -269,10 +270,8 @@ class StreamDirection {
     if (depth_limit_ != 0 && delivered_ + n > depth_limit_) {
       give = static_cast<uint32_t>(depth_limit_ - delivered_);
       state_ = State::kStopped;
-      delivered_ += give;
       return kStreamDepthReached | (give ? kStreamDelivered : kStreamNone);
     }
-    delivered_ += give;
     return give ? kStreamDelivered : kStreamNone;
   }
 
@@ -282,6 +281,7 @@ class StreamDirection {
     const bool open = state_ == State::kOpen;
     const StreamEvent ev = allow(n, give);
     if (give > 0) sink.deliver(p, give);
+    delivered_ += give;
     if (open && cap_ > 0) {  // keep the newest bytes as history for overlap checks
       const uint32_t keep = std::min(n, cap_);
       ring_write(int64_t{n} - keep, p + (n - keep), keep);
@@ -298,7 +298,9 @@ class StreamDirection {
       const uint32_t at = pos(0);
       const uint32_t first = std::min(give, cap_ - at);
       sink.deliver(buf_ + at, first);
+      delivered_ += first;
       if (give > first) sink.deliver(buf_, give - first);
+      delivered_ += give - first;
     }
     advance(n);
     return ev;

@@ -17,6 +17,29 @@ struct Registered {
   std::chrono::steady_clock::time_point start;
 };
 Registered* registered = nullptr;
+std::function<RulesetTelemetry()>* ruleset_source = nullptr;  // as `registered`
+
+// Telemetry strings are bounded (RTE_TEL_MAX_STRING_LEN with its NUL): cut, never refused.
+std::string fit(const std::string& s) { return s.substr(0, RTE_TEL_MAX_STRING_LEN - 1); }
+
+int sentinel_ruleset(const char*, const char*, rte_tel_data* d) {
+  const RulesetTelemetry r = (*ruleset_source)();
+  rte_tel_data_start_dict(d);
+  rte_tel_data_add_dict_u64(d, "generation", r.generation);
+  rte_tel_data_add_dict_string(d, "hash", fit(r.hash).c_str());
+  rte_tel_data_add_dict_u64(d, "files", r.files);
+  rte_tel_data_add_dict_u64(d, "signatures", r.signatures);
+  rte_tel_data_add_dict_u64(d, "allows", r.allows);
+  rte_tel_data_add_dict_u64(d, "filters", r.filters);
+  rte_tel_data_add_dict_u64(d, "reloads_success", r.reloads_success);
+  rte_tel_data_add_dict_u64(d, "reloads_failure", r.reloads_failure);
+  rte_tel_data_add_dict_u64(d, "last_reload_success", r.last_reload_success ? 1 : 0);
+  rte_tel_data_add_dict_u64(d, "last_reload_timestamp_seconds", static_cast<uint64_t>(r.last_reload_time));
+  rte_tel_data_add_dict_string(d, "last_reload_trigger", fit(r.last_reload_trigger).c_str());
+  rte_tel_data_add_dict_string(d, "last_reload_error", fit(r.last_reload_error).c_str());
+  rte_tel_data_add_dict_u64(d, "retired_pending", r.retired_pending);
+  return 0;
+}
 
 int sentinel_info(const char*, const char*, rte_tel_data* d) {
   const Registered& r = *registered;
@@ -39,6 +62,15 @@ void register_telemetry(const TelemetryInfo& info) {
   (void)check_rte(rte_telemetry_register_cmd("/sentinel/info", sentinel_info,
                                              "Sentinel version, uptime, ports and workers. No parameters"),
                   "rte_telemetry_register_cmd(/sentinel/info)");
+}
+
+void register_ruleset_telemetry(std::function<RulesetTelemetry()> read) {
+  if (ruleset_source != nullptr) throw SetupError("/sentinel/ruleset is registered already");
+  ruleset_source = new std::function<RulesetTelemetry()>(std::move(read));  // lives as long as the process
+  (void)check_rte(rte_telemetry_register_cmd("/sentinel/ruleset", sentinel_ruleset,
+                                             "The rule set in force (generation, content hash, rule counts) and "
+                                             "the last reload. No parameters"),
+                  "rte_telemetry_register_cmd(/sentinel/ruleset)");
 }
 
 }  // namespace sentinel::dataplane

@@ -3,6 +3,8 @@
 // for tools that speak DPDK telemetry rather than Prometheus.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace sentinel::dataplane {
@@ -17,5 +19,26 @@ struct TelemetryInfo {
 // [control] Registers /sentinel/info answering with `info` (copied) and the uptime since
 // this call. Once per process; the EAL must be initialised. Throws SetupError on failure.
 void register_telemetry(const TelemetryInfo& info);
+
+// What /sentinel/ruleset answers: the rule set in force and the last reload.
+struct RulesetTelemetry {
+  uint64_t generation = 0;
+  std::string hash;
+  uint64_t files = 0;
+  uint64_t signatures = 0;
+  uint64_t allows = 0;
+  uint64_t filters = 0;
+  uint64_t reloads_success = 0;
+  uint64_t reloads_failure = 0;
+  bool last_reload_success = true;
+  double last_reload_time = 0;  // unix seconds; 0 = none yet
+  std::string last_reload_trigger;
+  std::string last_reload_error;  // file:line:col: message of the last failure
+  uint64_t retired_pending = 0;
+};
+
+// [control] Registers /sentinel/ruleset, answered from `read` (called on the telemetry
+// thread; it must be safe there). Once per process. Throws SetupError on failure.
+void register_ruleset_telemetry(std::function<RulesetTelemetry()> read);
 
 }  // namespace sentinel::dataplane

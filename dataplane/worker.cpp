@@ -173,9 +173,63 @@ void Worker::on_flow_removed(void* self, uint32_t slot) noexcept {
 }
 
 // Frees what the slot's last flow held (its Hyperscan streams go back to the pool).
-void Worker::reset_flow(uint32_t slot) noexcept {
-  FlowInspect& fi = inspect_[slot];
-  for (rules::Stream& hs : fi.hs) hs = rules::Stream{};
+void Worker::reset_flow(uint32_t slot) noexcept { close_streams(inspect_[slot]); }
+
+// Closes the flow's Hyperscan streams (without end-of-stream reports) and releases the
+// generation they were opened on.
+void Worker::close_streams(FlowInspect& fi) noexcept {
+  for (rules::Stream& hs : fi.hs) {
+    if (!hs.is_open()) continue;
+    hs = rules::Stream{};
+    fi.streams_owner->streams.add(-1);
+  }
+  fi.streams_owner = nullptr;
+}
+
+// A flow judged under an older generation, on its first packet since: its streams are
+// closed (reopened on this generation's database when bytes next arrive, at their offset
+// in the flow) and the policy judges it again. Partial matches across the reload are lost.
+void Worker::migrate(FlowInspect& fi) noexcept {
+  if (fi.streams_owner != gw_) close_streams(fi);
+  fi.generation = static_cast<uint32_t>(gen_->number());
+  counters_.reload.flows_migrated.add(1);
+  if (policy_ == nullptr || setup_.learn) {
+    fi.policy = policy_ == nullptr ? PolicyState::kUndecided : fi.policy;
+    return;
+  }
+  fi.recheck = fi.policy == PolicyState::kViolation || fi.policy == PolicyState::kDenied;
+  fi.policy = PolicyState::kUndecided;
+}
+
+// Takes `gen` as the generation to inspect with from now on. After a reload, idle flows are
+// swept so that none pins the previous one for long.
+void Worker::adopt(const Generation* gen) noexcept {
+  const bool first = gen_ == nullptr;
+  gen_ = gen;
+  gw_ = &gen->worker(published_ == &own_published_ ? 0 : id_);
+  const Inspection& in = gen->inspection();
+  rules_ = in.rules;
+  policy_ = in.policy;
+  classifier_ = in.classifier;
+  filters_ = in.filters;
+  if (!first) {
+    sweeping_ = true;
+    sweep_next_ = 0;
+  }
+}
+
+// Visits the next kSweepBudget flow slots: streams of an older generation are closed.
+void Worker::sweep() noexcept {
+  const uint32_t capacity = setup_.flows.capacity;
+  const uint32_t end = sweep_next_ + kSweepBudget < capacity ? sweep_next_ + kSweepBudget : capacity;
+  for (uint32_t s = sweep_next_; s < end; ++s) {
+    FlowInspect& fi = inspect_[s];
+    if (fi.streams_owner == nullptr || fi.streams_owner == gw_) continue;
+    close_streams(fi);
+    counters_.reload.flows_swept.add(1);
+  }
+  sweep_next_ = end;
+  sweeping_ = end < capacity;
 }
 
 void Worker::record_latency(uint64_t cycles) noexcept {
@@ -238,21 +292,27 @@ struct Worker::StreamSink {
   size_t d;       // the stream: which end of the flow sent these bytes
   Direction dir;  // the side they came from, for the rules' direction
   void deliver(const uint8_t* p, uint32_t n) noexcept {
-    const rules::RuleSet* rs = w->setup_.rules;
+    const rules::RuleSet* rs = w->rules_;
     if (rs == nullptr || rs->stream_db() == nullptr || (fi->scan_failed & (1u << d)) != 0 || w->scan_off_) return;
     rules::Stream& hs = fi->hs[d];
+    if (hs.is_open() && fi->streams_owner != w->gw_) w->close_streams(*fi);  // opened on an older generation
     if (!hs.is_open()) {
       const size_t slot = static_cast<size_t>(fi - w->inspect_.get());
       std::span<uint64_t> items(w->items_.get() + (slot * 2 + d) * w->item_words_, w->item_words_);
-      if (!rules::open_stream(*rs, hs, items).ok()) {
+      // The bytes of this direction before `p`: a stream reopened after a reload keeps
+      // counting rule offsets from the flow's start.
+      const uint64_t before = fi->stream[d].delivered();
+      if (!rules::open_stream(*rs, hs, items, static_cast<uint32_t>(before)).ok()) {
         fi->scan_failed |= static_cast<uint8_t>(1u << d);
         w->counters_.inspect.scan_errors.add(1);
         return;
       }
+      if (fi->streams_owner == nullptr) fi->streams_owner = w->gw_;
+      w->gw_->streams.add(1);
     }
     Worker* self = w;
     const Direction dd = dir;
-    const rules::HsStatus st = rules::scan_stream(*rs, hs, w->scratch_, p, n,
+    const rules::HsStatus st = rules::scan_stream(*rs, hs, w->gw_->scratch, p, n,
         [self, dd](const rules::CompiledRule& rule, uint64_t) noexcept { self->on_rule(rule, dd); });
     w->counters_.inspect.stream_bytes.add(n);
     if (!st.ok()) {
@@ -284,13 +344,13 @@ void Worker::scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, c
 }
 
 void Worker::scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept {
-  const rules::RuleSet* rs = setup_.rules;
+  const rules::RuleSet* rs = rules_;
   if (rs == nullptr || rs->block_db() == nullptr) return;
   uint32_t len = 0;
   const uint8_t* payload = payload_of(m, headers, len);
   if (len == 0) return;
   Worker* self = this;
-  const rules::HsStatus st = rules::scan_block(*rs, scratch_, payload, len,
+  const rules::HsStatus st = rules::scan_block(*rs, gw_->scratch, payload, len,
       [self, dir](const rules::CompiledRule& rule, uint64_t) noexcept { self->on_rule(rule, dir); });
   if (!st.ok()) counters_.inspect.scan_errors.add(1);
 }
@@ -301,6 +361,7 @@ void Worker::scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noe
 AlertRecord Worker::alert_base(const rte_mbuf* m, Direction dir, bool dropped) const noexcept {
   const PacketInfo& pkt = *cur_pkt_;
   AlertRecord rec;
+  rec.generation = static_cast<uint32_t>(gen_->number());
   rec.ts_ns = alert_time_ns(m);
   rec.pcap_cnt = setup_.frame_number_field >= 0 ? *RTE_MBUF_DYNFIELD(m, setup_.frame_number_field, const uint64_t*) : 0;
   rec.in_iface = dir == Direction::kToCore ? Side::kVendor : Side::kCore;
@@ -385,7 +446,7 @@ void Worker::reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, u
 // without which IPv6 stops working on the segment. ICMP errors are judged by the flow they
 // quote (police()).
 bool Worker::is_exempt(const PacketInfo& pkt) const noexcept {
-  if (!setup_.policy->allow_icmpv6_nd || pkt.ip_proto != ip_proto::kIcmpv6 || (pkt.flags & kFlagHasL4) == 0) {
+  if (!policy_->allow_icmpv6_nd || pkt.ip_proto != ip_proto::kIcmpv6 || (pkt.flags & kFlagHasL4) == 0) {
     return false;
   }
   return (pkt.icmp_type >= 130 && pkt.icmp_type <= 137) || pkt.icmp_type == 143;
@@ -420,14 +481,22 @@ uint16_t Worker::drop_spoofed(uint16_t n) noexcept {
 
 // Records a classified flow's decision (`allow`: the 1-based allow, or kNoAllow).
 void Worker::decide(FlowInspect& fi, uint32_t allow) noexcept {
+  const bool recheck = fi.recheck;
+  fi.recheck = false;
   if (allow != rules::PolicyClassifier::kNoAllow) {
     fi.policy = PolicyState::kAllowed;
-    counters_.policy.allowed.add(1);
-    if (allow <= n_allows_) allow_hits_[allow - 1].add(1);
+    if (!recheck) counters_.policy.allowed.add(1);
+    if (allow <= gen_->allow_count()) gw_->allow_hits[allow - 1].add(1);
+    return;
+  }
+  if (recheck) {  // still a violation after a reload: alerted once already
+    const rules::PolicyDefault d = policy_->default_action;
+    fi.policy = d == rules::PolicyDefault::kAllow || d == rules::PolicyDefault::kAlert ? PolicyState::kViolation
+                                                                                      : PolicyState::kDenied;
     return;
   }
   counters_.policy.violations.add(1);
-  switch (setup_.policy->default_action) {
+  switch (policy_->default_action) {
     case rules::PolicyDefault::kAllow: fi.policy = PolicyState::kViolation; break;
     case rules::PolicyDefault::kAlert:
     case rules::PolicyDefault::kDrop:
@@ -457,9 +526,13 @@ void Worker::admit(uint16_t n) noexcept {
       fi.scan_failed = 0;
       fi.policy = PolicyState::kUndecided;
       fi.midstream = false;
+      fi.recheck = false;
       fi.learn = LearnTable::kNone;
+      fi.generation = static_cast<uint32_t>(gen_->number());
+    } else if (fi.generation != static_cast<uint32_t>(gen_->number())) {
+      migrate(fi);
     }
-    if (setup_.policy == nullptr || fi.policy != PolicyState::kUndecided) continue;
+    if (policy_ == nullptr || fi.policy != PolicyState::kUndecided) continue;
     const PacketInfo& pkt = info_[i];
     // Judged packet by packet in police(), never deciding the flow they share with other
     // packets of the two hosts: exempt control, and errors (by the flow they quote, learnt
@@ -468,21 +541,23 @@ void Worker::admit(uint16_t n) noexcept {
     // without ports permits (fail closed).
     if (is_icmp_error(pkt) || is_exempt(pkt)) continue;
     const bool tcp = pkt.ip_proto == ip_proto::kTcp;
-    fi.midstream = tcp && (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn;
+    if (fl.created) fi.midstream = tcp && (pkt.tcp_flags & (tcp_flag::kSyn | tcp_flag::kAck)) != tcp_flag::kSyn;
     if (setup_.learn) {
       learn_flow(fi, pkt, kDir);
       continue;
     }
     fi.policy = PolicyState::kQueued;
-    queries_[nq] = query_of(pkt, kDir, false);
+    // A flow judged again after a reload: its opener may be this packet's receiver.
+    const bool reverse = !fl.created && fl.from_lo != (fl.entry->opener_is_lo != 0);
+    queries_[nq] = query_of(pkt, kDir, reverse);
     query_pkt_[nq++] = i;
     if (fi.midstream) {
-      queries_[nq] = query_of(pkt, kDir, true);
+      queries_[nq] = query_of(pkt, kDir, !reverse);
       query_pkt_[nq++] = i;
     }
   }
   if (nq == 0) return;
-  setup_.classifier->classify({queries_, nq}, {allow_of_, nq});
+  classifier_->classify({queries_, nq}, {allow_of_, nq});
   for (uint16_t k = 0; k < nq; ++k) {
     const uint16_t i = query_pkt_[k];
     uint32_t allow = allow_of_[k];
@@ -523,13 +598,13 @@ Worker::Policing Worker::police(FlowInspect& fi, const PacketInfo& pkt, const ui
     if (fi.policy == PolicyState::kUndecided) {
       const rules::PolicyQuery q = query_of(pkt, kDir, false);
       uint32_t allow = 0;
-      setup_.classifier->classify({&q, 1}, {&allow, 1});
+      classifier_->classify({&q, 1}, {&allow, 1});
       decide(fi, allow);
     }
   }
   switch (fi.policy) {
     case PolicyState::kNewViolation:
-      if (setup_.policy->default_action == rules::PolicyDefault::kAlert) {
+      if (policy_->default_action == rules::PolicyDefault::kAlert) {
         fi.policy = PolicyState::kViolation;
         return Policing::kForwardAlert;
       }
@@ -567,11 +642,11 @@ DropReason Worker::police_unflowed(uint16_t i) noexcept {
   }
   const rules::PolicyQuery q[2] = {query_of(pkt, kDir, false), query_of(pkt, kDir, true)};
   uint32_t allow[2] = {};
-  setup_.classifier->classify(q, allow);
+  classifier_->classify(q, allow);
   if (allow[0] != rules::PolicyClassifier::kNoAllow || allow[1] != rules::PolicyClassifier::kNoAllow) {
     return DropReason::kNone;
   }
-  const rules::PolicyDefault d = setup_.policy->default_action;
+  const rules::PolicyDefault d = policy_->default_action;
   if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
   const bool drop = d != rules::PolicyDefault::kAlert;
   policy_violation(pkt, m, kDir, drop);
@@ -584,7 +659,7 @@ void Worker::policy_violation(const PacketInfo& pkt, const rte_mbuf* m, Directio
   cur_pkt_ = &pkt;
   AlertRecord rec = alert_base(m, dir, drop);
   rec.gid = rules::kGidPolicy;
-  rec.sid = setup_.policy->default_sid;
+  rec.sid = policy_->default_sid;
   rec.rev = 1;
   rec.action = drop ? rules::Action::kDrop : rules::Action::kAlert;
   counters_.inspect.alerts[static_cast<size_t>(AlertSource::kPolicy)][static_cast<size_t>(rec.action)].add(1);
@@ -608,8 +683,8 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
     if (!malformed) learn_->record_ethertype(et);
     return DropReason::kNone;
   }
-  if (!malformed && (l2_allowed_[et / 64] >> (et % 64) & 1) != 0) return DropReason::kNone;
-  const rules::PolicyDefault d = setup_.policy->default_action;
+  if (!malformed && (gen_->l2_allowed()[et / 64] >> (et % 64) & 1) != 0) return DropReason::kNone;
+  const rules::PolicyDefault d = policy_->default_action;
   if (d == rules::PolicyDefault::kAllow) return DropReason::kNone;
   const bool drop = d != rules::PolicyDefault::kAlert;  // reject: nothing to answer a non-IP frame with
   const rte_mbuf* m = rx_[i];
@@ -623,7 +698,7 @@ DropReason Worker::police_frame(uint16_t i) noexcept {
 void Worker::add_filter_alerts(uint16_t i) noexcept {
   for (uint8_t k = 0; k < n_filter_alerts_[i]; ++k) {
     const FilterAlert& a = filter_alerts_[i][k];
-    const rules::Filter& f = setup_.filters->filters[a.filter].spec;
+    const rules::Filter& f = filters_->filters[a.filter].spec;
     add_pending(rules::kGidFilters, f.sid, f.rev, rules::Action::kAlert, 0, a.suppressed);
   }
 }
@@ -631,7 +706,7 @@ void Worker::add_filter_alerts(uint16_t i) noexcept {
 // Whether filter `filter` may raise an alert now (its window's budget); when it may,
 // `suppressed` is how many it held back since its last one.
 bool Worker::filter_alert(uint16_t filter, uint32_t& suppressed) noexcept {
-  FilterAlertWindow& w = filter_windows_[filter];
+  FilterAlertWindow& w = gw_->filter_windows[filter];
   if (now_ - w.start >= second_) {
     w.start = now_;
     w.sent = 0;
@@ -653,7 +728,7 @@ bool Worker::filter_alert(uint16_t filter, uint32_t& suppressed) noexcept {
 // Returns the frames dropped.
 template <Direction kDir>
 uint16_t Worker::run_filters(uint16_t n) noexcept {
-  const FilterSet& fs = *setup_.filters;
+  const FilterSet& fs = *filters_;
   std::memset(filter_pass_, 0, n * sizeof filter_pass_[0]);
   std::memset(n_filter_alerts_, 0, n * sizeof n_filter_alerts_[0]);
   const std::span<const uint16_t> order = kDir == Direction::kToCore ? fs.to_core : fs.to_vendor;
@@ -669,7 +744,7 @@ uint16_t Worker::run_filters(uint16_t n) noexcept {
       const ActiveFilter& af = fs.filters[f];
       interpreted |= !af.program->jitted();
       if (af.program->run(m) == 0) continue;
-      filter_hits_[f].add(1);
+      gw_->filter_hits[f].add(1);
       const rules::Action action = af.spec.action;
       counters_.filter.matches[action == rules::Action::kAlert ? 0 : action == rules::Action::kDrop ? 1 : 2].add(1);
       if (action == rules::Action::kPass) {
@@ -739,7 +814,7 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   const PacketInfo& pkt = info_[i];
   const bool passed = filter_pass_[i];
   if (fl.entry == nullptr) {  // not IP, malformed, or the table refused it
-    const DropReason why = setup_.policy != nullptr && !passed ? police_frame<kDir>(i) : DropReason::kNone;
+    const DropReason why = policy_ != nullptr && !passed ? police_frame<kDir>(i) : DropReason::kNone;
     if (n_filter_alerts_[i] != 0) {
       cur_pkt_ = &pkt;
       n_pending_ = 0;
@@ -784,7 +859,7 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
       learn_flow(fi, pkt, kDir);
     }
     if (fi.learn != LearnTable::kNone) learn_->add_bytes(fi.learn, wire_[i]);
-  } else if (setup_.policy != nullptr) {
+  } else if (policy_ != nullptr) {
     policing = police<kDir>(fi, pkt, headers, headers_len);
   }
   if (policing == Policing::kDrop) {  // the flow's policy alert went out with its first packet
@@ -792,15 +867,15 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
     return DropReason::kPolicy;
   }
   if (policing == Policing::kDropAlert) {
-    const bool reject_it = setup_.policy->default_action == rules::PolicyDefault::kReject;
-    add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1,
+    const bool reject_it = policy_->default_action == rules::PolicyDefault::kReject;
+    add_pending(rules::kGidPolicy, policy_->default_sid, 1,
                 reject_it ? rules::Action::kReject : rules::Action::kDrop, fi.midstream ? kAlertFlagMidStream : 0);
     emit_alerts(fl.entry->flow_id, m, kDir, true);
     if (reject_it) reject(m, headers, headers_len, rx_port, n_rejects);
     return DropReason::kPolicy;
   }
   if (policing == Policing::kForwardAlert) {
-    add_pending(rules::kGidPolicy, setup_.policy->default_sid, 1, rules::Action::kAlert,
+    add_pending(rules::kGidPolicy, policy_->default_sid, 1, rules::Action::kAlert,
                 fi.midstream ? kAlertFlagMidStream : 0);
   }
   // Filter and policy alerts: they go out with the verdict whatever the scan finds.
@@ -915,7 +990,7 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   }
 
   // Stage 2b: the [[filter]] programs; dropped frames never make a flow.
-  if (setup_.filters != nullptr) n_dropped = static_cast<uint16_t>(n_dropped + run_filters<kDir>(n));
+  if (filters_ != nullptr) n_dropped = static_cast<uint16_t>(n_dropped + run_filters<kDir>(n));
 
   // Stage 3: flow lookup for the whole burst.
   if constexpr (kReplay) {
@@ -979,22 +1054,31 @@ uint32_t Worker::poll_both() noexcept {
   if (!kReplay) now_ = rte_rdtsc();
   StreamStatePool::bind_to_this_thread(stream_pool_.get());
   (void)flow_table_->expire(now_, kExpireBudget);
+  if (sweeping_) [[unlikely]] sweep();
   return n;
 }
 
 uint32_t Worker::poll_once() noexcept {
+  // The generation is read once per poll: every frame of the poll sees the same one.
+  const Generation* gen = published_->load(std::memory_order_acquire);
+  if (gen != gen_) [[unlikely]] adopt(gen);
   return setup_.timestamp_field >= 0 ? poll_both<true>() : poll_both<false>();
 }
 
 void Worker::run(const std::atomic<bool>& stop) noexcept {
   StreamStatePool::bind_to_this_thread(stream_pool_.get());
+  rte_rcu_qsbr* const qsbr = setup_.qsbr;
+  if (qsbr != nullptr) rte_rcu_qsbr_thread_online(qsbr, setup_.queue);
   uint64_t last = rte_rdtsc();
   while (!stop.load(std::memory_order_relaxed)) {
     const uint32_t n = poll_once();
+    // Between polls the worker holds nothing it read from a generation it has not re-read.
+    if (qsbr != nullptr) rte_rcu_qsbr_quiescent(qsbr, setup_.queue);
     const uint64_t now = rte_rdtsc();
     (n ? counters_.busy_cycles : counters_.idle_cycles).add(now - last);
     last = now;
   }
+  if (qsbr != nullptr) rte_rcu_qsbr_thread_offline(qsbr, setup_.queue);
 }
 
 }  // namespace sentinel::dataplane

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include <array>
 #include <atomic>
@@ -24,6 +25,7 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/filters.hpp"
 #include "dataplane/flow_table.hpp"
+#include "dataplane/generation.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/policy_state.hpp"
 #include "dataplane/stream.hpp"
@@ -42,6 +44,9 @@ inline constexpr uint32_t kLatencySampleEvery = 64;
 static_assert((kLatencySampleEvery & (kLatencySampleEvery - 1)) == 0, "a power of two");
 // Flow-table slots visited per poll for expired flows.
 inline constexpr uint32_t kExpireBudget = 64;
+// Flow slots visited per poll, after a reload, for idle flows whose streams still pin the
+// previous generation (a full pass takes capacity / kSweepBudget polls).
+inline constexpr uint32_t kSweepBudget = 64;
 
 inline constexpr size_t kLatencyBounds = kLatencyBoundsUs.size();
 
@@ -55,6 +60,11 @@ struct WorkerSetup {
   bool drop_bad_checksum = false;         // [failure] bad_checksum = "drop"
   bool drop_reassembly_overflow = false;  // [failure] reassembly_overflow = "drop"
   config::FlowsConfig flows;
+  // Live mode: the published generation (dataplane/ruleset.hpp), read once per poll, and
+  // the RCU variable the worker reports its quiescent state to once per loop (thread id =
+  // queue). Both null: the worker inspects with the parts below, for good (replay, tests).
+  const std::atomic<const Generation*>* published = nullptr;
+  rte_rcu_qsbr* qsbr = nullptr;
   // The signatures; nullptr = none (flows are still tracked and streams reassembled). The
   // control plane keeps the RuleSet alive for as long as the worker exists.
   const rules::RuleSet* rules = nullptr;
@@ -76,15 +86,6 @@ struct WorkerSetup {
   int wire_len_field = -1;
   int timestamp_field = -1;
   int frame_number_field = -1;
-};
-
-// What a worker inspects with; each part may be null (that stage is off) and outlives it.
-struct Inspection {
-  const rules::RuleSet* rules = nullptr;
-  const rules::Policy* policy = nullptr;
-  const rules::PolicyClassifier* classifier = nullptr;  // enforce mode
-  bool learn = false;
-  const FilterSet* filters = nullptr;
 };
 
 // [control] The setup of the worker polling `queue` of both ports, from the configuration.
@@ -113,7 +114,11 @@ struct alignas(64) FlowInspect {
   uint8_t scan_failed = 0;  // bit per stream: a Hyperscan call failed, scanning stopped
   PolicyState policy = PolicyState::kUndecided;
   bool midstream = false;   // TCP first seen without its SYN (for the policy alert)
+  bool recheck = false;     // re-judged after a reload while in violation: no second alert
   uint32_t learn = LearnTable::kNone;  // learn mode: the flow's observation
+  uint32_t generation = 0;  // the generation that judged the flow (low 32 bits)
+  // The generation's worker state the open streams in `hs` count against; null when none is open.
+  GenerationWorker* streams_owner = nullptr;
   // By the sending endpoint (0: the flow key's `lo` end), not by side: a replayed capture
   // may put both ends of a flow on one side.
   std::array<rules::Stream, 2> hs;
@@ -140,10 +145,16 @@ class alignas(64) Worker {
   [[nodiscard]] AlertRing& alerts() noexcept { return *alert_ring_; }
   // [any] Learn mode's observations; nullptr unless learning.
   [[nodiscard]] const LearnTable* learn_table() const noexcept { return learn_.get(); }
-  // [any] Flows each [[allow]] permitted, by allow index (empty without a policy).
-  [[nodiscard]] std::span<const Counter> allow_hits() const noexcept { return {allow_hits_.get(), n_allows_}; }
-  // [any] Frames each [[filter]] matched, by filter index (empty without filters).
-  [[nodiscard]] std::span<const Counter> filter_hits() const noexcept { return {filter_hits_.get(), n_filters_}; }
+  // [owner] The generation inspected with since the last poll.
+  [[nodiscard]] const Generation& generation() const noexcept { return *gen_; }
+  // [owner] Flows each [[allow]] of that generation permitted, by allow index (empty without a policy).
+  [[nodiscard]] std::span<const Counter> allow_hits() const noexcept {
+    return {gw_->allow_hits.get(), gen_->allow_count()};
+  }
+  // [owner] Frames each [[filter]] of that generation matched, by filter index (empty without filters).
+  [[nodiscard]] std::span<const Counter> filter_hits() const noexcept {
+    return {gw_->filter_hits.get(), gen_->filter_count()};
+  }
 
  private:
   struct Pending {
@@ -153,12 +164,6 @@ class alignas(64) Worker {
     rules::Action action;
     uint8_t flags;        // kAlertFlag*
     uint32_t suppressed;  // filters: alerts of the filter held back since its last one
-  };
-  // A filter's alerts in the current one-second window of the flow clock.
-  struct FilterAlertWindow {
-    uint64_t start = 0;
-    uint32_t sent = 0;
-    uint32_t suppressed = 0;  // since the last alert sent
   };
   // An alert-action filter match of a burst frame, written with the frame's verdict.
   struct FilterAlert {
@@ -207,6 +212,10 @@ class alignas(64) Worker {
               uint16_t& n_rejects) noexcept;
   const uint8_t* payload_of(rte_mbuf* m, const uint8_t* headers, uint32_t& len) noexcept;
   void reset_flow(uint32_t slot) noexcept;
+  void close_streams(FlowInspect& fi) noexcept;
+  void migrate(FlowInspect& fi) noexcept;
+  void adopt(const Generation* gen) noexcept;
+  void sweep() noexcept;
   static void on_flow_removed(void* self, uint32_t slot) noexcept;
   [[nodiscard]] uint32_t wire_len_of(const rte_mbuf* m) const noexcept;
   [[nodiscard]] uint64_t alert_time_ns(const rte_mbuf* m) const noexcept;
@@ -228,19 +237,26 @@ class alignas(64) Worker {
   std::unique_ptr<uint64_t[]> items_;       // item bitmaps: 2 per flow slot
   size_t item_words_ = 0;
   std::unique_ptr<StreamStatePool> stream_pool_;
-  rules::Scratch scratch_;
   std::unique_ptr<AlertRing> alert_ring_;
+
+  // The generation inspected with (see WorkerSetup::published) and its parts, cached.
+  uint32_t id_ = 0;
+  std::unique_ptr<Generation> own_generation_;  // without a published one
+  std::atomic<const Generation*> own_published_{nullptr};
+  const std::atomic<const Generation*>* published_ = nullptr;
+  const Generation* gen_ = nullptr;
+  GenerationWorker* gw_ = nullptr;
+  const rules::RuleSet* rules_ = nullptr;
+  const rules::Policy* policy_ = nullptr;
+  const rules::PolicyClassifier* classifier_ = nullptr;
+  const FilterSet* filters_ = nullptr;
+  uint32_t sweep_next_ = 0;  // the next slot the sweep visits
+  bool sweeping_ = false;    // a sweep pass is under way
 
   // Communication policy.
   std::unique_ptr<LearnTable> learn_;
   std::unique_ptr<L2AlertLimiter> l2_limiter_;
-  std::unique_ptr<Counter[]> allow_hits_;
-  size_t n_allows_ = 0;
-  std::array<uint64_t, 65536 / 64> l2_allowed_{};  // [policy.l2] allow_ethertypes, a bit each
   // [[filter]] stage.
-  std::unique_ptr<Counter[]> filter_hits_;
-  std::unique_ptr<FilterAlertWindow[]> filter_windows_;
-  size_t n_filters_ = 0;
   uint64_t second_ = 0;                   // flow-clock ticks per second
   bool scan_off_ = false;                 // the frame being inspected skips scanning (filter pass)
   bool filter_pass_[kMaxBurst] = {};      // a pass filter matched the frame (written by run_filters only)

@@ -619,9 +619,15 @@ std::shared_ptr<const RuleSet> compile_rules(const std::vector<Rule>& rules,
                report.total_ms, log_db("stream", report.stream), log_db("block", report.block),
                stream_state, item_bytes);
 
+  std::vector<uint64_t> stream_max_end;
+  for (const Expression& e : exprs.stream) {
+    if ((e.ext.flags & HS_EXT_FLAG_MAX_OFFSET) == 0) continue;
+    if (stream_max_end.size() <= e.id) stream_max_end.resize(size_t{e.id} + 1);
+    stream_max_end[e.id] = e.ext.max_offset;
+  }
   return std::make_shared<const RuleSet>(std::move(compiled), std::move(exprs.stream_items),
                                          std::move(stream_db), std::move(block_db), stream_state,
-                                         report);
+                                         report, std::move(stream_max_end));
 }
 
 }  // namespace sentinel::rules

@@ -88,7 +88,7 @@ size_t Scratch::size() const noexcept {
 
 namespace detail {
 
-HsStatus StreamAccess::open(const RuleSet& set, Stream& s, uint64_t* caller_items) noexcept {
+HsStatus StreamAccess::open(const RuleSet& set, Stream& s, uint64_t* caller_items, uint32_t base) noexcept {
   s.discard();
   const hs_database_t* db = set.stream_db();
   if (db == nullptr) return {};
@@ -109,6 +109,7 @@ HsStatus StreamAccess::open(const RuleSet& set, Stream& s, uint64_t* caller_item
   s.stream_ = opened;
   s.items_ = words > 0 ? items : nullptr;
   s.owns_items_ = owns;
+  s.base_ = base;
   clear_items(set, s);
   return {};
 }
@@ -116,12 +117,12 @@ HsStatus StreamAccess::open(const RuleSet& set, Stream& s, uint64_t* caller_item
 }  // namespace detail
 
 HsStatus open_stream(const RuleSet& set, Stream& stream) noexcept {
-  return detail::StreamAccess::open(set, stream, nullptr);
+  return detail::StreamAccess::open(set, stream, nullptr, 0);
 }
 
-HsStatus open_stream(const RuleSet& set, Stream& stream, std::span<uint64_t> item_words) noexcept {
+HsStatus open_stream(const RuleSet& set, Stream& stream, std::span<uint64_t> item_words, uint32_t base) noexcept {
   if (item_words.size() < set.stream_item_words()) return {HS_INVALID, "open_stream"};
-  return detail::StreamAccess::open(set, stream, item_words.data());
+  return detail::StreamAccess::open(set, stream, item_words.data(), base);
 }
 
 }  // namespace sentinel::rules

@@ -119,11 +119,14 @@ struct StreamItem {
 // refers to it.
 class RuleSet {
  public:
+  // `stream_max_end`: by STREAM id, the end offset (depth) past which that expression may not
+  // match, 0 = none; empty when no STREAM expression has a depth.
   RuleSet(std::vector<CompiledRule> rules, std::vector<StreamItem> stream_items,
           DatabasePtr stream_db, DatabasePtr block_db, size_t stream_state_size,
-          CompileReport report)
+          CompileReport report, std::vector<uint64_t> stream_max_end = {})
       : rules_(std::move(rules)),
         stream_items_(std::move(stream_items)),
+        stream_max_end_(std::move(stream_max_end)),
         stream_db_(std::move(stream_db)),
         block_db_(std::move(block_db)),
         stream_state_size_(stream_state_size),
@@ -141,6 +144,12 @@ class RuleSet {
   [[nodiscard]] const std::vector<CompiledRule>& rules() const noexcept { return rules_; }
   [[nodiscard]] const std::vector<StreamItem>& stream_items() const noexcept {
     return stream_items_;
+  }
+  // [any] The absolute stream end offset a STREAM match of `hs_id` may not pass (its depth
+  // window); 0 = none. Hyperscan checks it against the stream's own start, which differs
+  // from the flow's when a stream was reopened mid-flow (open_stream's `base`).
+  [[nodiscard]] uint64_t stream_max_end(unsigned hs_id) const noexcept {
+    return hs_id < stream_max_end_.size() ? stream_max_end_[hs_id] : 0;
   }
 
   // nullptr when no rule needs that mode.
@@ -163,6 +172,7 @@ class RuleSet {
  private:
   std::vector<CompiledRule> rules_;
   std::vector<StreamItem> stream_items_;
+  std::vector<uint64_t> stream_max_end_;
   DatabasePtr stream_db_;
   DatabasePtr block_db_;
   size_t stream_state_size_ = 0;
@@ -235,13 +245,15 @@ class Stream {
   Stream(Stream&& other) noexcept
       : stream_(std::exchange(other.stream_, nullptr)),
         items_(std::exchange(other.items_, nullptr)),
-        owns_items_(std::exchange(other.owns_items_, false)) {}
+        owns_items_(std::exchange(other.owns_items_, false)),
+        base_(std::exchange(other.base_, 0)) {}
   Stream& operator=(Stream&& other) noexcept {
     if (this != &other) {
       discard();
       stream_ = std::exchange(other.stream_, nullptr);
       items_ = std::exchange(other.items_, nullptr);
       owns_items_ = std::exchange(other.owns_items_, false);
+      base_ = std::exchange(other.base_, 0);
     }
     return *this;
   }
@@ -250,6 +262,8 @@ class Stream {
 
   [[nodiscard]] bool is_open() const noexcept { return stream_ != nullptr; }
   [[nodiscard]] hs_stream_t* get() const noexcept { return stream_; }
+  // Flow bytes before this stream's first byte: 0, or where it was reopened (a reload).
+  [[nodiscard]] uint32_t base() const noexcept { return base_; }
 
  private:
   friend struct detail::StreamAccess;
@@ -260,11 +274,13 @@ class Stream {
     if (owns_items_) delete[] items_;
     items_ = nullptr;
     owns_items_ = false;
+    base_ = 0;
   }
 
   hs_stream_t* stream_ = nullptr;
   uint64_t* items_ = nullptr;  // which items of multi-item rules have matched
   bool owns_items_ = false;
+  uint32_t base_ = 0;
 };
 static_assert(sizeof(Stream) <= 24, "a Stream lives in every flow entry, twice");
 
@@ -293,6 +309,7 @@ struct MatchContext {
   const RuleSet* set;
   OnMatch* on_match;
   uint64_t* items;  // the stream's item bitmap; nullptr for block scans
+  uint64_t base;    // a reopened stream's offset in its flow; 0 for block scans
 };
 
 // Sets `slot` and tells whether every item of its rule has now matched.
@@ -309,6 +326,11 @@ int on_hs_match(unsigned int id, unsigned long long /*from*/, unsigned long long
                 unsigned int /*flags*/, void* context) noexcept {
   auto* ctx = static_cast<MatchContext<OnMatch>*>(context);
   const RuleSet& set = *ctx->set;
+  if (ctx->base != 0) {  // rule offsets count from the flow's start, not the stream's
+    const uint64_t max_end = set.stream_max_end(id);
+    if (max_end != 0 && ctx->base + to > max_end) return 0;
+    to += ctx->base;
+  }
   if (id >= set.rule_count()) {
     // An item of a multi-item rule (STREAM database; items are SINGLEMATCH, so each slot is
     // set once and the rule is reported once, by the item that completes it).
@@ -342,7 +364,7 @@ struct StreamAccess {
       std::memset(s.items_, 0, set.stream_item_words() * sizeof(uint64_t));
     }
   }
-  static HsStatus open(const RuleSet& set, Stream& s, uint64_t* caller_items) noexcept;
+  static HsStatus open(const RuleSet& set, Stream& s, uint64_t* caller_items, uint32_t base) noexcept;
 };
 
 }  // namespace detail
@@ -358,7 +380,7 @@ requires MatchCallback<OnMatch>
   if (db == nullptr || len == 0) return {};  // no expression matches an empty payload
   if (len > UINT_MAX) return {HS_INVALID, "hs_scan"};
   using F = std::remove_reference_t<OnMatch>;
-  detail::MatchContext<F> ctx{&set, &on_match, nullptr};
+  detail::MatchContext<F> ctx{&set, &on_match, nullptr, 0};
   const hs_error_t rc =
       hs_scan(db, reinterpret_cast<const char*>(data), static_cast<unsigned int>(len), 0,
               scratch.get(), &detail::on_hs_match<F>, &ctx);
@@ -372,9 +394,13 @@ requires MatchCallback<OnMatch>
 // and `stream` stays closed; scanning a closed Stream is a no-op.
 [[nodiscard]] HsStatus open_stream(const RuleSet& set, Stream& stream) noexcept;
 // [any] The same with the item bitmap in caller memory: at least set.stream_item_words()
-// words (else HS_INVALID), zeroed here, outliving the stream.
+// words (else HS_INVALID), zeroed here, outliving the stream. `base`: the flow direction's
+// bytes already seen before this stream starts (a stream reopened on a reloaded RuleSet),
+// so that depth windows and reported offsets stay counted from the flow's start. Hyperscan
+// itself still counts offset windows from the stream's start: a match that an `offset`
+// would allow only within the first offset + length bytes after the reopen is missed.
 [[nodiscard]] HsStatus open_stream(const RuleSet& set, Stream& stream,
-                                   std::span<uint64_t> item_words) noexcept;
+                                   std::span<uint64_t> item_words, uint32_t base = 0) noexcept;
 
 // [worker] Feeds the next in-order bytes of the flow direction. Matches are reported during
 // the write that completes them, with `end` counted from the start of the stream.
@@ -385,7 +411,7 @@ requires MatchCallback<OnMatch>
   if (!stream.is_open() || len == 0) return {};
   if (len > UINT_MAX) return {HS_INVALID, "hs_scan_stream"};
   using F = std::remove_reference_t<OnMatch>;
-  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream)};
+  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream), stream.base()};
   const hs_error_t rc = hs_scan_stream(stream.get(), reinterpret_cast<const char*>(data),
                                        static_cast<unsigned int>(len), 0, scratch.get(),
                                        &detail::on_hs_match<F>, &ctx);
@@ -403,7 +429,7 @@ requires MatchCallback<OnMatch>
                                     OnMatch&& on_match) noexcept {
   if (!stream.is_open()) return {};
   using F = std::remove_reference_t<OnMatch>;
-  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream)};
+  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream), stream.base()};
   const hs_error_t rc = hs_close_stream(stream.get(), scratch.get(), &detail::on_hs_match<F>, &ctx);
   detail::StreamAccess::closed(stream, rc);
   if (rc == HS_SUCCESS) return {};
@@ -419,7 +445,7 @@ requires MatchCallback<OnMatch>
                                     OnMatch&& on_match) noexcept {
   if (!stream.is_open()) return {};
   using F = std::remove_reference_t<OnMatch>;
-  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream)};
+  detail::MatchContext<F> ctx{&set, &on_match, detail::StreamAccess::items(stream), stream.base()};
   const hs_error_t rc =
       hs_reset_stream(stream.get(), 0, scratch.get(), &detail::on_hs_match<F>, &ctx);
   if (rc != HS_SUCCESS) return {rc, "hs_reset_stream"};

@@ -65,6 +65,8 @@ MetricsSnapshot known_snapshot() {
   s.totals.inspect.alerts[3] = {11, 4, 0};  // filter
   s.totals.drops[static_cast<size_t>(DropReason::kFilter)] = 4;
   s.totals.filter = {{15, 4, 2}, 6, 8};  // matches alert/drop/pass, interpreted, suppressed
+  s.ruleset = {7, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", 1764000300.5, false, 6, 2, 1};
+  s.totals.reload = {250, 31};  // flows migrated, swept
   return s;
 }
 
@@ -109,6 +111,14 @@ TEST(Metrics, KeyLines) {
            "sentinel_stream_depth_reached_total 2",
            "sentinel_stream_reassembly_overflows_total 1",
            "sentinel_rules_loaded{kind=\"signature\"} 42",
+           "sentinel_ruleset_generation 7",
+           "sentinel_ruleset_info{hash=\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"} 1",
+           "sentinel_ruleset_last_reload_timestamp_seconds 1764000300.5",
+           "sentinel_ruleset_last_reload_success 0",
+           "sentinel_ruleset_reloads_total{result=\"success\"} 6",
+           "sentinel_ruleset_reloads_total{result=\"failure\"} 2",
+           "sentinel_ruleset_retired_pending 1",
+           "sentinel_flows_migrated_total 250",
            "sentinel_rules_loaded{kind=\"allow\"} 12",
            "sentinel_alerts_total{source=\"policy\",action=\"drop\"} 7",
            "sentinel_drops_total{reason=\"policy\"} 7",
