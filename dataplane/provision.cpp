@@ -38,7 +38,7 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   return setup;
 }
 
-Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup), id_(id) {
+Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
   const double tsc_hz = static_cast<double>(rte_get_tsc_hz());
   const double cycles_per_us = tsc_hz / 1e6;
   for (size_t b = 0; b < kLatencyBounds; ++b) {

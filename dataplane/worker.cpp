@@ -206,7 +206,7 @@ void Worker::migrate(FlowInspect& fi) noexcept {
 void Worker::adopt(const Generation* gen) noexcept {
   const bool first = gen_ == nullptr;
   gen_ = gen;
-  gw_ = &gen->worker(published_ == &own_published_ ? 0 : id_);
+  gw_ = &gen->worker(published_ == &own_published_ ? 0 : setup_.queue);  // one worker per queue
   const Inspection& in = gen->inspection();
   rules_ = in.rules;
   policy_ = in.policy;

@@ -240,7 +240,6 @@ class alignas(64) Worker {
   std::unique_ptr<AlertRing> alert_ring_;
 
   // The generation inspected with (see WorkerSetup::published) and its parts, cached.
-  uint32_t id_ = 0;
   std::unique_ptr<Generation> own_generation_;  // without a published one
   std::atomic<const Generation*> own_published_{nullptr};
   const std::atomic<const Generation*>* published_ = nullptr;

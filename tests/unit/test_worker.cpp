@@ -223,6 +223,7 @@ struct Pkt {
   uint32_t ack = 1;
   std::string payload;
   bool bad_checksum = false;
+  uint16_t core_port = 40000;  // the core host's end of the flow
 };
 
 std::vector<uint8_t> frame(const Pkt& k) {
@@ -231,8 +232,8 @@ std::vector<uint8_t> frame(const Pkt& k) {
   std::memcpy(ip.src.data(), k.from_vendor ? kVendorIp : kCoreIp, 4);
   std::memcpy(ip.dst.data(), k.from_vendor ? kCoreIp : kVendorIp, 4);
   ip.proto = k.proto;
-  ip.sport = k.from_vendor ? 80 : 40000;
-  ip.dport = k.from_vendor ? 40000 : 80;
+  ip.sport = k.from_vendor ? 80 : k.core_port;
+  ip.dport = k.from_vendor ? k.core_port : 80;
   ip.flags = k.flags;
   ip.seq = k.seq;
   ip.ack = k.ack;
@@ -281,29 +282,54 @@ class WorkerTest : public testing::Test {
   void start(const std::string& rules_toml, config::Config cfg, const std::string* policy_toml,
              bool reset_filters = true) {
     worker_.reset();  // before what it points to
+    gens_.clear();
     if (reset_filters) filters_.reset();
-    classifier_.reset();
-    policy_.reset();
     cfg_ = std::move(cfg);  // the worker's setup keeps a span of vendor_nets
     cfg_.flows.capacity = 1024;
     cfg_.failure.malformed_vendor = config::FailAction::kPass;
+    gens_.push_back(build(rules_toml, policy_toml, 1));
+    // The worker reads its generation from a published slot, as in live mode.
+    slot_.store(gens_.back().gen.get(), std::memory_order_release);
+    WorkerSetup setup = worker_setup(cfg_, g_vendor.port, g_core.port, 0, gens_.back().gen->inspection());
+    setup.published = &slot_;
+    worker_ = std::make_unique<Worker>(setup, next_id_++);
+  }
+
+  // Publishes the next generation to the running worker, as a reload does: signatures from
+  // `rules_toml`, the policy from `policy_toml` (none when null), the same filters. The
+  // previous one stays alive (the publisher keeps it until its streams are closed).
+  void reload(const std::string& rules_toml, const std::string* policy_toml = nullptr) {
+    gens_.push_back(build(rules_toml, policy_toml, gens_.back().gen->number() + 1));
+    slot_.store(gens_.back().gen.get(), std::memory_order_release);
+  }
+
+  // One generation's parts, at addresses that stay put.
+  struct Built {
+    std::shared_ptr<const rules::RuleSet> set;
+    std::unique_ptr<rules::Policy> policy;
+    std::unique_ptr<rules::PolicyClassifier> classifier;
+    std::unique_ptr<Generation> gen;
+  };
+
+  Built build(const std::string& rules_toml, const std::string* policy_toml, uint64_t number) {
+    Built b;
     const rules::ClassificationTable classes =
         rules::load_classifications(SENTINEL_SOURCE_DIR "/config/classification.toml");
-    set_.reset();
-    if (!rules_toml.empty()) {
-      set_ = rules::compile_rules(rules::load_rules_text(rules_toml, "t.toml", classes), {});
-    }
+    if (!rules_toml.empty()) b.set = rules::compile_rules(rules::load_rules_text(rules_toml, "t.toml", classes), {});
     bool learn = false;
     if (policy_toml != nullptr) {
-      policy_ = rules::load_policy_texts({{"policy.toml", *policy_toml}});
-      if (!policy_) throw std::runtime_error("no [policy] table in:\n" + *policy_toml);
-      learn = policy_->mode == rules::PolicyMode::kLearn;
-      if (!learn) classifier_ = std::make_unique<rules::PolicyClassifier>(*policy_, "wt" + std::to_string(next_id_));
+      std::optional<rules::Policy> p = rules::load_policy_texts({{"policy.toml", *policy_toml}});
+      if (!p) throw std::runtime_error("no [policy] table in:\n" + *policy_toml);
+      b.policy = std::make_unique<rules::Policy>(std::move(*p));
+      learn = b.policy->mode == rules::PolicyMode::kLearn;
+      if (!learn) {
+        b.classifier = std::make_unique<rules::PolicyClassifier>(
+            *b.policy, "wt" + std::to_string(next_id_) + "_g" + std::to_string(number));
+      }
     }
-    const WorkerSetup setup = worker_setup(cfg_, g_vendor.port, g_core.port, 0,
-                                           {set_.get(), policy_ ? &*policy_ : nullptr, classifier_.get(), learn,
-                                            filters_.get()});
-    worker_ = std::make_unique<Worker>(setup, next_id_++);
+    b.gen = std::make_unique<Generation>(
+        number, "", Inspection{b.set.get(), b.policy.get(), b.classifier.get(), learn, filters_.get()}, 1);
+    return b;
   }
 
   // Sends frames arriving on one port in one burst and returns what left either port.
@@ -353,10 +379,9 @@ class WorkerTest : public testing::Test {
   }
 
   config::Config cfg_;
-  std::shared_ptr<const rules::RuleSet> set_;
-  std::optional<rules::Policy> policy_;
-  std::unique_ptr<rules::PolicyClassifier> classifier_;
   std::unique_ptr<FilterSet> filters_;
+  std::vector<Built> gens_;  // every generation published to the worker; back() is in force
+  std::atomic<const Generation*> slot_{nullptr};
   std::unique_ptr<Worker> worker_;  // last: destroyed before what its setup points to
   static inline uint32_t next_id_ = 0;
 };
@@ -1788,4 +1813,104 @@ int main(int argc, char** argv) {
     g_vendor = make_port("vendor");
     g_core = make_port("core");
   });
+}
+
+// ---------------------------------------------------------------------------------------
+// Reload: a new generation published while flows are open.
+
+TEST_F(WorkerTest, ReloadScansAnOpenFlowWithTheNewRulesFromItsNextPacket) {
+  load(rule(1, "alert", "OLDPAT"));
+  EXPECT_EQ(send(to_vendor("GET /OLDPAT", 1001)).size(), 1u);
+  ASSERT_EQ(alerts().size(), 1u);
+  const Generation& first = *gens_.front().gen;
+  EXPECT_EQ(first.streams_open(), 1);
+  reload(rule(2, "drop", "NEWPAT"));
+  // The flow's next packet: forwarded (no match), then the new rule blocks it; the old
+  // rule matches no more.
+  EXPECT_EQ(send(to_vendor(" OLDPAT again", 1012)).size(), 1u);
+  EXPECT_TRUE(alerts().empty());
+  EXPECT_EQ(worker_->counters().reload.flows_migrated.get(), 1u);
+  EXPECT_EQ(first.streams_open(), 0) << "the old database is free to go";
+  EXPECT_EQ(gens_.back().gen->streams_open(), 1);
+  EXPECT_TRUE(send(to_vendor("xNEWPATx", 1025)).empty());
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].sid, 2u);
+  EXPECT_EQ(a[0].generation, 2u);
+  EXPECT_EQ(drops(DropReason::kSignature), 1u);
+  EXPECT_EQ(worker_->counters().reload.flows_migrated.get(), 1u) << "a flow migrates once per reload";
+}
+
+TEST_F(WorkerTest, ReloadKeepsRuleOffsetsCountedFromTheFlowStart) {
+  const std::string depth10 =
+      "[[rule]]\nsid = 10\nmsg = \"d10\"\nmatch = [{ content = \"ABC\", depth = 10 }]\n";
+  const std::string depth40 =
+      "[[rule]]\nsid = 40\nmsg = \"d40\"\nmatch = [{ content = \"XYZ\", depth = 40 }]\n";
+  load(rule(1, "alert", "NEVERSEEN"));
+  EXPECT_EQ(send(to_vendor(std::string(20, 'a'), 1001)).size(), 1u);  // flow bytes 0..19
+  reload(depth10 + depth40);
+  // Bytes 20..25 of the flow, the first of the reopened stream: ABC ends at 23 > 10, XYZ at 26 <= 40.
+  EXPECT_EQ(send(to_vendor("ABCXYZ", 1021)).size(), 1u);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].sid, 40u);
+  // A flow that starts under the new rules: ABC within its first 10 bytes matches.
+  Pkt fresh = to_vendor("ABC", 1001);
+  fresh.core_port = 40001;
+  EXPECT_EQ(send(fresh).size(), 1u);
+  const auto b = alerts();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].sid, 10u);
+}
+
+TEST_F(WorkerTest, ReloadRejudgesPolicyDecisionsOnTheNextPacket) {
+  const Hosts& h = hosts4();
+  const std::string with_allow = policy_text("drop");
+  const std::string without = "[policy]\nmode = \"enforce\"\ndefault = \"drop\"\ndefault_sid = " + std::to_string(kSid) + "\n";
+  load_policy(with_allow);
+  EXPECT_EQ(sides(send(tcp(h, true, h.vendor, 40000, h.server, 443, kSyn))), kToCoreOnly);
+  EXPECT_EQ(sides(send(tcp(h, false, h.server, 443, h.vendor, 40000, kSynAck))), kToVendorOnly);
+  const Ip denied_syn = tcp(h, true, h.vendor, 40001, h.other, 443, kSyn);
+  EXPECT_EQ(sides(send(denied_syn)), kNothing);
+  ASSERT_EQ(alerts().size(), 1u);
+  reload("", &without);
+  // The allowed flow's next packet, a reply: its opener was the vendor box; no allow now.
+  EXPECT_EQ(sides(send(tcp(h, false, h.server, 443, h.vendor, 40000, kPshAck, "data"))), kNothing);
+  auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  expect_policy_alert(a[0], rules::Action::kDrop, Direction::kToVendor);
+  EXPECT_EQ(a[0].src_port, 443) << "the alert describes the packet that met the new policy";
+  // The denied flow stays denied, without a second alert.
+  EXPECT_EQ(sides(send(denied_syn)), kNothing);
+  EXPECT_TRUE(alerts().empty());
+  // Back to the allow: the flow is permitted again from its next packet, either direction
+  // (a reply judged as if it opened the flow would find no allow).
+  reload("", &with_allow);
+  EXPECT_EQ(sides(send(tcp(h, false, h.server, 443, h.vendor, 40000, kPshAck, "more"))), kToVendorOnly);
+  EXPECT_EQ(sides(send(tcp(h, true, h.vendor, 40000, h.server, 443, kPshAck, "ack"))), kToCoreOnly);
+  EXPECT_TRUE(alerts().empty());
+  EXPECT_EQ(hits(), (std::vector<uint64_t>{1, 0, 0})) << "counted under the generation in force";
+  EXPECT_EQ(worker_->counters().reload.flows_migrated.get(), 3u) << "two flows, then the one that came back";
+}
+
+TEST_F(WorkerTest, ReloadSweepReleasesIdleFlowsStreams) {
+  load(rule(1, "alert", "NEVERSEEN"));
+  EXPECT_EQ(send(to_vendor("hello", 1001)).size(), 1u);
+  Pkt other = to_vendor("world", 1001);
+  other.core_port = 40001;
+  EXPECT_EQ(send(other).size(), 1u);
+  const Generation& first = *gens_.front().gen;
+  EXPECT_EQ(first.streams_open(), 2);
+  reload(rule(2, "alert", "STILLNOT"));
+  // No packet of either flow: empty polls sweep kSweepBudget slots each.
+  for (uint32_t i = 0; i < 1024 / kSweepBudget + 1; ++i) (void)worker_->poll_once();
+  EXPECT_EQ(first.streams_open(), 0);
+  EXPECT_EQ(worker_->counters().reload.flows_swept.get(), 2u);
+  EXPECT_EQ(worker_->counters().reload.flows_migrated.get(), 0u);
+  // The flow goes on under the new rules; its stream reopens on the new database.
+  EXPECT_EQ(send(to_vendor(" STILLNOT", 1006)).size(), 1u);
+  const auto a = alerts();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].sid, 2u);
+  EXPECT_EQ(gens_.back().gen->streams_open(), 1);
 }
