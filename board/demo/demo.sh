@@ -144,13 +144,17 @@ listen = "$METRICS_LISTEN"
 vendor_nets = ["$VENDOR_V4/32", "$VENDOR_V6/128"]
 
 [rules]
-# The shipped signatures; no compiled-database cache, so the demo leaves nothing behind.
-# The communication policy comes with -s (board/demo/demo-policy.toml). The eBPF filters
-# the shipped rules name are found in this build's directory.
-dir = "$RULES_DIR"
+# A copy of the shipped signatures (the hot-reload step adds a file to it); no compiled-
+# database cache, so the demo leaves nothing behind. The communication policy comes with -s
+# (board/demo/demo-policy.toml). The eBPF filters the shipped rules name are found in this
+# build's directory. Changes to the rule files are reloaded 200 ms after the last one.
+dir = "$tmp/rules.d"
 cache_dir = ""
 filters_dir = "$FILTERS_DIR"
+reload_debounce_ms = 200
 EOF
+mkdir -p "$tmp/rules.d"
+cp "$RULES_DIR"/*.toml "$tmp/rules.d/"
 say "$tmp/sentinel.toml:"
 indent <"$tmp/sentinel.toml"
 say "and the communication policy, $POLICY (comments left out):"
@@ -430,6 +434,58 @@ fi
 
 step "Ordinary HTTP to the vendor box keeps working after the attack"
 check_ordinary_get get2 "HTTP GET core -> vendor:$UPNP_PORT after the attack"
+
+# One metric's value from /metrics ('' when absent).
+metric() { curl -sf --max-time 5 "http://$METRICS_LISTEN/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+# Waits up to 10 s for metric $1 to differ from $2; prints its value.
+wait_metric_change() {
+    local v deadline=$((SECONDS + 10))
+    while (( SECONDS < deadline )); do
+        v=$(metric "$1")
+        [[ -n $v && $v != "$2" ]] && { echo "$v"; return 0; }
+        sleep 0.1
+    done
+    echo "${v:-absent}"
+    return 1
+}
+
+step "Hot reload: the operator pushes a new rule while the sentinel runs"
+gen_before=$(metric sentinel_ruleset_generation)
+failures_before=$(metric 'sentinel_ruleset_reloads_total{result="failure"}')
+cat >"$tmp/rules.d/zz-hotfix.toml" <<EOF
+[[rule]]
+sid = 9000001
+msg = "demo hotfix: the HG532 debug page must not be reachable"
+action = "drop"
+proto = "tcp"
+direction = "to_vendor"
+match = [{ content = "GET /debug.cgi" }]
+EOF
+say "wrote $tmp/rules.d/zz-hotfix.toml:"
+indent <"$tmp/rules.d/zz-hotfix.toml"
+if gen=$(wait_metric_change sentinel_ruleset_generation "$gen_before"); then
+    pass "inotify saw the file; generation $gen_before -> $gen (sentinel_ruleset_generation), no restart"
+    grep -E 'reload \(.*(published|building)' "$out" | tail -2 | indent
+else
+    fail "sentinel_ruleset_generation stayed at $gen_before"
+fi
+rc=0; code=$(request_from_core debug "$upnp_url/debug.cgi") || rc=$?
+if (( rc != 0 )); then
+    pass "GET /debug.cgi core -> vendor is dropped by the new rule (curl exit $rc)"
+else
+    fail "GET /debug.cgi got HTTP $code: the new rule is not in force"
+fi
+check_ordinary_get get3 "HTTP GET core -> vendor:$UPNP_PORT under the new generation"
+say "a broken file: a typo an operator could push"
+printf '[[rule]]\nsid = 9000002\nmsg = "typo"\naction = "dorp"\nmatch = [{ content = "x" }]\n' >"$tmp/rules.d/zz-typo.toml"
+indent <"$tmp/rules.d/zz-typo.toml"
+if failures=$(wait_metric_change 'sentinel_ruleset_reloads_total{result="failure"}' "$failures_before"); then
+    pass "the reload failed and changed nothing: generation $(metric sentinel_ruleset_generation), $failures failure(s) counted"
+    grep -F 'failed, generation' "$out" | tail -1 | indent
+else
+    fail "no failed reload counted for the broken file"
+fi
+rm -f "$tmp/rules.d/zz-typo.toml" "$tmp/rules.d/zz-hotfix.toml"
 stop_pid "$upnp_pid" 2; upnp_pid=''
 
 step "The vendor box tries to call home to $HOME_V4:$HOME_PORT, which its policy does not list"
