@@ -70,7 +70,7 @@ struct FlowsConfig {
   uint32_t capacity = 65536;             // flows per worker
   uint32_t inspect_depth = 1048576;      // stream bytes scanned per flow direction; 0 = all
   uint32_t reassembly_buffer = 4096;     // out-of-order bytes held per flow direction
-  uint32_t stream_state_max = 2048;      // Hyperscan stream state bytes per flow direction
+  uint32_t stream_state_max = 4096;      // Hyperscan stream state bytes per flow direction
   uint32_t timeout_embryonic = 30;       // seconds idle, per flow state
   uint32_t timeout_established = 600;
   uint32_t timeout_closed = 10;

@@ -34,7 +34,7 @@ options:
   -- EAL-ARGS...         extra DPDK EAL arguments, appended last (for debugging)
 signals (live): SIGINT/SIGTERM stop cleanly; SIGUSR1 reopens eve.json (after log
 rotation); SIGUSR2 writes <log dir>/learned-policy.toml when the policy is in learn
-mode; SIGHUP (reload) is reserved.
+mode; SIGHUP reloads the rule files (as a change to them does, [rules] watch).
 exit status: 0 success, 1 error, 2 replay stopped by a capture read error.
 )";
 }

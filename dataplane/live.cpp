@@ -144,7 +144,7 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   auto last_link_check = start;
   for (;;) {
     // Short waits: the alert rings are drained between them.
-    const int sig = wait_control_signal(kControlTickMs);
+    const int sig = wait_control_signal(reloader.building() ? 1 : kControlTickMs);
     const auto drain = [&] {
       if (alerts.drain(rings) != 0) eve.flush();
     };

@@ -97,6 +97,8 @@ class Reloader {
   void tick(const std::function<void()>& drain);
   // [control] Waits for a build under way (shutdown).
   void wait();
+  // [control] A build is under way (the control loop ticks faster to publish it sooner).
+  [[nodiscard]] bool building() const noexcept { return build_.valid(); }
 
   // [any]
   [[nodiscard]] ReloadStatus status() const;

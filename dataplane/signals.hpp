@@ -1,7 +1,7 @@
 // Signals are blocked in every thread (before the EAL starts its own) and taken
 // synchronously by the control plane with sigtimedwait: no async handlers, no races.
-// SIGINT/SIGTERM stop; SIGHUP is reserved for reload, SIGUSR1 for reopening logs and
-// SIGUSR2 for writing the learned policy.
+// SIGINT/SIGTERM stop; SIGHUP reloads the rules, SIGUSR1 reopens logs and
+// SIGUSR2 writes the learned policy.
 #pragma once
 
 namespace sentinel::dataplane {

@@ -135,7 +135,7 @@ TEST(Config, DumpOfDefaultsListsEveryKey) {
         "malformed_vendor = 'drop'", "malformed_core = 'pass'", "bad_checksum = 'pass'",
         "reassembly_overflow = 'pass'", "dir = '/etc/sentinel/rules.d'",
         "cache_dir = '/var/cache/sentinel'", "classification = ''", "capacity = 65536",
-        "inspect_depth = 1048576", "reassembly_buffer = 4096", "stream_state_max = 2048",
+        "inspect_depth = 1048576", "reassembly_buffer = 4096", "stream_state_max = 4096",
         "timeout_embryonic = 30", "timeout_established = 600", "timeout_closed = 10",
         "verify_checksums = true"}) {
     EXPECT_NE(dumped.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n"
