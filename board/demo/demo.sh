@@ -451,7 +451,7 @@ wait_metric_change() {
 
 step "Hot reload: the operator pushes a new rule while the sentinel runs"
 gen_before=$(metric sentinel_ruleset_generation)
-failures_before=$(metric 'sentinel_ruleset_reloads_total{result="failure"}')
+reload_failures_before=$(metric 'sentinel_ruleset_reloads_total{result="failure"}')
 cat >"$tmp/rules.d/zz-hotfix.toml" <<EOF
 [[rule]]
 sid = 9000001
@@ -479,8 +479,8 @@ check_ordinary_get get3 "HTTP GET core -> vendor:$UPNP_PORT under the new genera
 say "a broken file: a typo an operator could push"
 printf '[[rule]]\nsid = 9000002\nmsg = "typo"\naction = "dorp"\nmatch = [{ content = "x" }]\n' >"$tmp/rules.d/zz-typo.toml"
 indent <"$tmp/rules.d/zz-typo.toml"
-if failures=$(wait_metric_change 'sentinel_ruleset_reloads_total{result="failure"}' "$failures_before"); then
-    pass "the reload failed and changed nothing: generation $(metric sentinel_ruleset_generation), $failures failure(s) counted"
+if reload_failures=$(wait_metric_change 'sentinel_ruleset_reloads_total{result="failure"}' "$reload_failures_before"); then
+    pass "the reload failed and changed nothing: generation $(metric sentinel_ruleset_generation), $reload_failures failure(s) counted"
     grep -F 'failed, generation' "$out" | tail -1 | indent
 else
     fail "no failed reload counted for the broken file"
