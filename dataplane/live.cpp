@@ -99,7 +99,8 @@ RunStats run_live(const config::Config& config, const LoadedSignatures& signatur
   Reloader reloader(config, sources, publisher, dp.workers, learn);
 
   register_telemetry({version_text(), config.ports.vendor, config.ports.core, dp.workers});
-  register_ruleset_telemetry([&publisher, &reloader] { return ruleset_telemetry(publisher, reloader.status()); });
+  const RulesetTelemetrySource ruleset_telemetry_source(
+      [&publisher, &reloader] { return ruleset_telemetry(publisher, reloader.status()); });
   const MetricsSnapshot facts = build_facts();
   const MetricsServer metrics(
       config.metrics.listen,

@@ -4,6 +4,7 @@
 #include <rte_telemetry.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "dataplane/setup_error.hpp"
 
@@ -17,14 +18,20 @@ struct Registered {
   std::chrono::steady_clock::time_point start;
 };
 Registered* registered = nullptr;
-std::function<RulesetTelemetry()>* ruleset_source = nullptr;  // as `registered`
+// /sentinel/ruleset's source: set and cleared by RulesetTelemetrySource, read by the
+// telemetry thread.
+std::mutex ruleset_mu;
+std::function<RulesetTelemetry()> ruleset_source;
+bool ruleset_registered = false;
 
 // Telemetry strings are bounded (RTE_TEL_MAX_STRING_LEN with its NUL): cut, never refused.
 std::string fit(const std::string& s) { return s.substr(0, RTE_TEL_MAX_STRING_LEN - 1); }
 
 int sentinel_ruleset(const char*, const char*, rte_tel_data* d) {
-  const RulesetTelemetry r = (*ruleset_source)();
   rte_tel_data_start_dict(d);
+  const std::lock_guard lock(ruleset_mu);
+  if (!ruleset_source) return 0;  // shutting down
+  const RulesetTelemetry r = ruleset_source();
   rte_tel_data_add_dict_u64(d, "generation", r.generation);
   rte_tel_data_add_dict_string(d, "hash", fit(r.hash).c_str());
   rte_tel_data_add_dict_u64(d, "files", r.files);
@@ -64,13 +71,20 @@ void register_telemetry(const TelemetryInfo& info) {
                   "rte_telemetry_register_cmd(/sentinel/info)");
 }
 
-void register_ruleset_telemetry(std::function<RulesetTelemetry()> read) {
-  if (ruleset_source != nullptr) throw SetupError("/sentinel/ruleset is registered already");
-  ruleset_source = new std::function<RulesetTelemetry()>(std::move(read));  // lives as long as the process
+RulesetTelemetrySource::RulesetTelemetrySource(std::function<RulesetTelemetry()> read) {
+  const std::lock_guard lock(ruleset_mu);
+  ruleset_source = std::move(read);
+  if (ruleset_registered) return;
   (void)check_rte(rte_telemetry_register_cmd("/sentinel/ruleset", sentinel_ruleset,
                                              "The rule set in force (generation, content hash, rule counts) and "
                                              "the last reload. No parameters"),
                   "rte_telemetry_register_cmd(/sentinel/ruleset)");
+  ruleset_registered = true;
+}
+
+RulesetTelemetrySource::~RulesetTelemetrySource() {
+  const std::lock_guard lock(ruleset_mu);
+  ruleset_source = nullptr;
 }
 
 }  // namespace sentinel::dataplane

@@ -37,8 +37,15 @@ struct RulesetTelemetry {
   uint64_t retired_pending = 0;
 };
 
-// [control] Registers /sentinel/ruleset, answered from `read` (called on the telemetry
-// thread; it must be safe there). Once per process. Throws SetupError on failure.
-void register_ruleset_telemetry(std::function<RulesetTelemetry()> read);
+// /sentinel/ruleset answered from `read` (called on the telemetry thread; it must be safe
+// there) for as long as this object lives; afterwards the command answers an empty dict.
+class RulesetTelemetrySource {
+ public:
+  // [control] Registers the command on first use. Throws SetupError on failure.
+  explicit RulesetTelemetrySource(std::function<RulesetTelemetry()> read);
+  ~RulesetTelemetrySource();
+  RulesetTelemetrySource(const RulesetTelemetrySource&) = delete;
+  RulesetTelemetrySource& operator=(const RulesetTelemetrySource&) = delete;
+};
 
 }  // namespace sentinel::dataplane

@@ -16,7 +16,7 @@
 # Usage: test_reload.sh SENTINEL_BINARY
 set -euo pipefail
 
-readonly PLAN=23
+readonly PLAN=24
 readonly FORWARDING_TIMEOUT_S=20 STOP_TIMEOUT_S=10
 # Bounds on the polls: a reload (debounce + build + publish), a verdict on a marker frame
 # (or an alert reaching eve.json), the drain of the board once the sender stops.
@@ -764,6 +764,25 @@ sort -n "$tmp/reload_ms" | awk '
                   NR, t[1], t[int((NR + 1) / 2)], t[NR], s / NR, b / NR }' | diag
 scrape
 echo "flows_migrated_total $(vint sentinel_flows_migrated_total), flows_swept_total $(vint sentinel_flows_swept_total), port rx vendor $(vint 'sentinel_port_receive_packets_total{port="vendor"}')" | diag
+
+# --- the telemetry command agrees with the metrics ---------------------------------------------
+telemetry_agrees() {
+    read_state
+    local answer
+    answer=$("$PYTHON" - "/var/run/dpdk/sentinel-$prefix/dpdk_telemetry.v2" <<'PYEOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(1024)  # the greeting
+s.send(b"/sentinel/ruleset")
+r = json.loads(s.recv(65536))["/sentinel/ruleset"]
+print(r["generation"], r["hash"], r["reloads_success"], r["reloads_failure"], r["last_reload_error"][:60])
+PYEOF
+) || { echo "# /sentinel/ruleset did not answer"; return 1; }
+    echo "# /sentinel/ruleset: $answer"
+    [[ $answer == "$gen $hash $n_ok $n_fail "* && $answer == *"reload.toml:"* ]]
+}
+check "/sentinel/ruleset (DPDK telemetry) gives the metrics' generation, hash and reload counts, and the last error" telemetry_agrees
 
 # --- SIGHUP (systemctl reload): the last file written (an invalid one) is read again -------
 sighup_rereads() {
