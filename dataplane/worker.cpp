@@ -197,7 +197,12 @@ void Worker::migrate(FlowInspect& fi) noexcept {
     fi.policy = policy_ == nullptr ? PolicyState::kUndecided : fi.policy;
     return;
   }
-  fi.recheck = fi.policy == PolicyState::kViolation || fi.policy == PolicyState::kDenied;
+  switch (fi.policy) {
+    case PolicyState::kAllowed: fi.rejudge = Rejudge::kWasAllowed; break;
+    case PolicyState::kViolation:
+    case PolicyState::kDenied: fi.rejudge = Rejudge::kWasViolation; break;
+    default: fi.rejudge = Rejudge::kNo; break;  // judged packet by packet (ICMP errors, exempt control)
+  }
   fi.policy = PolicyState::kUndecided;
 }
 
@@ -481,15 +486,15 @@ uint16_t Worker::drop_spoofed(uint16_t n) noexcept {
 
 // Records a classified flow's decision (`allow`: the 1-based allow, or kNoAllow).
 void Worker::decide(FlowInspect& fi, uint32_t allow) noexcept {
-  const bool recheck = fi.recheck;
-  fi.recheck = false;
+  const Rejudge rejudge = fi.rejudge;
+  fi.rejudge = Rejudge::kNo;
   if (allow != rules::PolicyClassifier::kNoAllow) {
     fi.policy = PolicyState::kAllowed;
-    if (!recheck) counters_.policy.allowed.add(1);
+    if (rejudge != Rejudge::kWasAllowed) counters_.policy.allowed.add(1);
     if (allow <= gen_->allow_count()) gw_->allow_hits[allow - 1].add(1);
     return;
   }
-  if (recheck) {  // still a violation after a reload: alerted once already
+  if (rejudge == Rejudge::kWasViolation) {  // still a violation after a reload: alerted once already
     const rules::PolicyDefault d = policy_->default_action;
     fi.policy = d == rules::PolicyDefault::kAllow || d == rules::PolicyDefault::kAlert ? PolicyState::kViolation
                                                                                       : PolicyState::kDenied;
@@ -526,7 +531,7 @@ void Worker::admit(uint16_t n) noexcept {
       fi.scan_failed = 0;
       fi.policy = PolicyState::kUndecided;
       fi.midstream = false;
-      fi.recheck = false;
+      fi.rejudge = Rejudge::kNo;
       fi.learn = LearnTable::kNone;
       fi.generation = static_cast<uint32_t>(gen_->number());
     } else if (fi.generation != static_cast<uint32_t>(gen_->number())) {

@@ -102,6 +102,10 @@ enum class PolicyState : uint8_t {
   kDenied,        // none permits it, default drop/reject: every packet dropped (reason policy)
 };
 
+// A flow judged again by a reloaded policy, and what it was: only a changed outcome is
+// counted (sentinel_policy_flows_total) and alerted.
+enum class Rejudge : uint8_t { kNo, kWasAllowed, kWasViolation };
+
 // What inspection keeps per flow, beside the flow table's entry (same slot).
 struct alignas(64) FlowInspect {
   enum class State : uint8_t {
@@ -114,7 +118,7 @@ struct alignas(64) FlowInspect {
   uint8_t scan_failed = 0;  // bit per stream: a Hyperscan call failed, scanning stopped
   PolicyState policy = PolicyState::kUndecided;
   bool midstream = false;   // TCP first seen without its SYN (for the policy alert)
-  bool recheck = false;     // re-judged after a reload while in violation: no second alert
+  Rejudge rejudge = Rejudge::kNo;
   uint32_t learn = LearnTable::kNone;  // learn mode: the flow's observation
   uint32_t generation = 0;  // the generation that judged the flow (low 32 bits)
   // The generation's worker state the open streams in `hs` count against; null when none is open.

@@ -1890,6 +1890,10 @@ TEST_F(WorkerTest, ReloadRejudgesPolicyDecisionsOnTheNextPacket) {
   EXPECT_EQ(sides(send(tcp(h, true, h.vendor, 40000, h.server, 443, kPshAck, "ack"))), kToCoreOnly);
   EXPECT_TRUE(alerts().empty());
   EXPECT_EQ(hits(), (std::vector<uint64_t>{1, 0, 0})) << "counted under the generation in force";
+  // Counted when the outcome changed: allowed, then a violation, then allowed again; the
+  // flow denied throughout counted once.
+  EXPECT_EQ(allowed(), 2u);
+  EXPECT_EQ(violations(), 2u);
   EXPECT_EQ(worker_->counters().reload.flows_migrated.get(), 3u) << "two flows, then the one that came back";
 }
 
