@@ -118,8 +118,10 @@ class FakeWorker {
         });
         close_ = 0;
       }
-      held_ = hold_.load();
-      while (hold_ && !stop_) std::this_thread::yield();
+      while (hold_ && !stop_) {  // held_ is set inside: a hold() that came after the check waits for the next loop
+        held_ = true;
+        std::this_thread::yield();
+      }
       held_ = false;
       rte_rcu_qsbr_quiescent(q, id_);
       ++loops_;
@@ -235,13 +237,12 @@ class ReloaderTest : public testing::Test {
            "\"\nproto = \"tcp\"\nmatch = [{ content = \"" + content + "\" }]\n";
   }
   // Ticks until a reload attempt ends (the status changes); false after 10 s.
-  bool tick_until_done(Reloader& r, RulesetPublisher& p) {
+  static bool tick_until_done(Reloader& r) {
     const ReloadStatus before = r.status();
     for (int i = 0; i < 10000; ++i) {
       r.tick([] {});
       const ReloadStatus now = r.status();
       if (now.successes != before.successes || now.failures != before.failures) return true;
-      (void)p;
       std::this_thread::sleep_for(1ms);
     }
     return false;
@@ -261,7 +262,7 @@ TEST_F(ReloaderTest, ValidInvalidAndUnchangedFiles) {
 
   write("a.toml", rule(1, "beta"));
   reloader.request("test");
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   EXPECT_EQ(publisher.current().generation->number(), 2u);
   EXPECT_NE(publisher.current().generation->hash(), hash1);
   EXPECT_EQ(publisher.current().generation->inspection().rules->rule(0).sid, 1u);
@@ -274,7 +275,7 @@ TEST_F(ReloaderTest, ValidInvalidAndUnchangedFiles) {
   write("a.toml", rule(1, "gamma") + rule(2, "delta"));
   write("b.toml", rule(3, "ok") + "[[rule]]\nsid = 4\nmsg = \"bad\"\nproto = \"tcp\"\nmatch = [{ pcre = \"(unclosed\" }]\n");
   reloader.request("test");
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   st = reloader.status();
   EXPECT_EQ(st.failures, 1u);
   EXPECT_FALSE(st.last_success);
@@ -285,7 +286,7 @@ TEST_F(ReloaderTest, ValidInvalidAndUnchangedFiles) {
   // Fixed: the next generation has all three files' rules.
   write("b.toml", rule(3, "ok"));
   reloader.request("test");
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   EXPECT_EQ(publisher.current().generation->number(), 3u);
   EXPECT_EQ(publisher.current().signatures, 3u);
   EXPECT_TRUE(reloader.status().last_success);
@@ -293,7 +294,7 @@ TEST_F(ReloaderTest, ValidInvalidAndUnchangedFiles) {
   // Nothing changed: success, no new generation.
   const std::string hash3 = publisher.current().generation->hash();
   reloader.request("test");
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   EXPECT_EQ(publisher.current().generation->number(), 3u);
   EXPECT_EQ(publisher.current().generation->hash(), hash3);
   EXPECT_EQ(reloader.status().successes, 3u);
@@ -307,7 +308,7 @@ TEST_F(ReloaderTest, LearnModeCannotBeSwitchedByAReload) {
   Reloader reloader(config_, RuleSources{}, publisher, 1, false);
   write("p.toml", "[policy]\nmode = \"learn\"\n");
   reloader.request("test");
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   const ReloadStatus st = reloader.status();
   EXPECT_EQ(st.failures, 1u);
   EXPECT_NE(st.last_error.find("p.toml:1:1: [policy] mode"), std::string::npos) << st.last_error;
@@ -327,7 +328,7 @@ TEST_F(ReloaderTest, FileChangesTriggerOneDebouncedReload) {
   write("a.toml", rule(1, "one"));
   write("b.toml", rule(2, "two"));
   write("c.toml", rule(3, "three"));
-  ASSERT_TRUE(tick_until_done(reloader, publisher));
+  ASSERT_TRUE(tick_until_done(reloader));
   for (int i = 0; i < 100; ++i) {
     reloader.tick([] {});
     std::this_thread::sleep_for(1ms);
