@@ -193,10 +193,8 @@ void Worker::migrate(FlowInspect& fi) noexcept {
   if (fi.streams_owner != gw_) close_streams(fi);
   fi.generation = static_cast<uint32_t>(gen_->number());
   counters_.reload.flows_migrated.add(1);
-  if (policy_ == nullptr || setup_.learn) {
-    fi.policy = policy_ == nullptr ? PolicyState::kUndecided : fi.policy;
-    return;
-  }
+  if (policy_ == nullptr) fi.policy = PolicyState::kUndecided;
+  if (policy_ == nullptr || setup_.learn) return;  // learn mode keeps its observation
   switch (fi.policy) {
     case PolicyState::kAllowed: fi.rejudge = Rejudge::kWasAllowed; break;
     case PolicyState::kViolation:
