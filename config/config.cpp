@@ -159,12 +159,13 @@ void read_network(const toml::table& root, NetworkConfig& network) {
 
 void read_failure(const toml::table& root, FailureConfig& failure) {
   const Section section(root, "failure", {"malformed_vendor", "malformed_core", "bad_checksum",
-                                          "reassembly_overflow", "spoofed_source"});
+                                          "reassembly_overflow", "spoofed_source", "flow_table_full"});
   section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
   section.read("malformed_core", kFailActionNames, failure.malformed_core);
   section.read("bad_checksum", kFailActionNames, failure.bad_checksum);
   section.read("reassembly_overflow", kFailActionNames, failure.reassembly_overflow);
   section.read("spoofed_source", kFailActionNames, failure.spoofed_source);
+  section.read("flow_table_full", kFailActionNames, failure.flow_table_full);
 }
 
 void read_rules(const toml::table& root, RulesConfig& rules) {
@@ -267,7 +268,8 @@ std::string dump_config(const Config& config) {
                               {"malformed_core", to_string(config.failure.malformed_core)},
                               {"bad_checksum", to_string(config.failure.bad_checksum)},
                               {"reassembly_overflow", to_string(config.failure.reassembly_overflow)},
-                              {"spoofed_source", to_string(config.failure.spoofed_source)}}},
+                              {"spoofed_source", to_string(config.failure.spoofed_source)},
+                              {"flow_table_full", to_string(config.failure.flow_table_full)}}},
       {"metrics", toml::table{{"listen", config.metrics.listen}, {"rules", config.metrics.rules}}},
       {"rules", toml::table{{"dir", config.rules.dir},
                             {"cache_dir", config.rules.cache_dir},

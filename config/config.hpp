@@ -84,6 +84,7 @@ struct FailureConfig {
   FailAction bad_checksum = FailAction::kPass;      // TCP segment with a bad IP/TCP checksum
   FailAction reassembly_overflow = FailAction::kPass;  // out-of-order buffer overflowed
   FailAction spoofed_source = FailAction::kDrop;     // vendor-port IP source outside vendor_nets
+  FailAction flow_table_full = FailAction::kPass;    // new flow, table full of unevictable flows
   friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
 };
 

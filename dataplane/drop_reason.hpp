@@ -45,7 +45,8 @@ namespace sentinel::dataplane {
   X(kReassemblyOverflow, "reassembly_overflow", kDataplane) /* out-of-order buffer full */  \
   X(kPolicy, "policy", kDataplane)                          /* no [[allow]], default drop/reject */\
   X(kSpoofedSource, "spoofed_source", kDataplane)           /* vendor port, source not a vendor net */\
-  X(kFilter, "filter", kDataplane)                          /* a [[filter]] with action drop matched */
+  X(kFilter, "filter", kDataplane)                          /* a [[filter]] with action drop matched */\
+  X(kFlowTableFull, "flow_table_full", kDataplane)          /* new flow, table full, fail closed */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 
@@ -85,7 +86,8 @@ inline constexpr std::array<DropKind, kDropReasonCount> kDropReasonKinds = {
 }
 
 constexpr bool can_fail_open(DropReason r) noexcept {
-  return is_malformed(r) || r == DropReason::kBadChecksum || r == DropReason::kSpoofedSource;
+  return is_malformed(r) || r == DropReason::kBadChecksum || r == DropReason::kSpoofedSource ||
+         r == DropReason::kFlowTableFull;
 }
 
 }  // namespace sentinel::dataplane

@@ -61,9 +61,9 @@ void print_loaded(const config::Config& c, const LoadedSignatures& sigs) {
   std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
               config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
   std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
-  std::printf("  failure: bad_checksum %s, reassembly_overflow %s, spoofed_source %s\n",
+  std::printf("  failure: bad_checksum %s, reassembly_overflow %s, spoofed_source %s, flow_table_full %s\n",
               config::to_string(c.failure.bad_checksum), config::to_string(c.failure.reassembly_overflow),
-              config::to_string(c.failure.spoofed_source));
+              config::to_string(c.failure.spoofed_source), config::to_string(c.failure.flow_table_full));
   std::printf("  flows: %u per worker, inspect depth %u, reassembly buffer %u, checksums %s\n",
               c.flows.capacity, c.flows.inspect_depth, c.flows.reassembly_buffer,
               c.flows.verify_checksums ? "verified" : "not verified");

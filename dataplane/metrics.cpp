@@ -150,8 +150,8 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   evicted.metric.push_back(counter(static_cast<double>(fl.evicted_embryonic_pressure), {{"reason", "embryonic"}}));
   out.push_back(std::move(evicted));
   out.push_back(single("sentinel_flows_refused_total",
-                       "Packets whose new flow found the table full of established flows; forwarded "
-                       "uninspected.",
+                       "Packets whose new flow found the table full of established flows; handled per "
+                       "[failure] flow_table_full.",
                        MetricType::Counter, fl.table_full));
   out.push_back(single("sentinel_flow_table_capacity", "Flow-table entries, all workers.", MetricType::Gauge,
                        fl.capacity));

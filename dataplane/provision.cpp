@@ -31,6 +31,7 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   setup.learn = inspection.learn;
   setup.vendor_nets = config.network.vendor_nets;
   setup.drop_spoofed = config.failure.spoofed_source == config::FailAction::kDrop;
+  setup.drop_table_full = config.failure.flow_table_full == config::FailAction::kDrop;
   setup.filters = inspection.filters;
   // Each worker gets an even share of the budget, at least one alert a second.
   const uint32_t share = config.rules.filter_alerts_per_second / config.dataplane.workers;

@@ -817,7 +817,14 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   const PacketInfo& pkt = info_[i];
   const bool passed = filter_pass_[i];
   if (fl.entry == nullptr) {  // not IP, malformed, or the table refused it
-    const DropReason why = policy_ != nullptr && !passed ? police_frame<kDir>(i) : DropReason::kNone;
+    const bool refused = (pkt.l3 == L3::kIpv4 || pkt.l3 == L3::kIpv6) && (pkt.flags & kFlagMalformed) == 0;
+    DropReason why = DropReason::kNone;
+    if (refused && setup_.drop_table_full) {
+      why = DropReason::kFlowTableFull;
+    } else {
+      if (refused) counters_.malformed_passed[static_cast<size_t>(DropReason::kFlowTableFull)].add(1);
+      if (policy_ != nullptr && !passed) why = police_frame<kDir>(i);
+    }
     if (n_filter_alerts_[i] != 0) {
       cur_pkt_ = &pkt;
       n_pending_ = 0;

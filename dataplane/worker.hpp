@@ -76,6 +76,9 @@ struct WorkerSetup {
   // Anti-spoofing on the vendor port when not empty ([network] vendor_nets); outlives the worker.
   std::span<const config::Cidr> vendor_nets;
   bool drop_spoofed = true;  // [failure] spoofed_source = "drop"
+  // [failure] flow_table_full = "drop": an IP frame whose new flow the full table refused
+  // is dropped; otherwise it is judged statelessly (filters, policy), uninspected.
+  bool drop_table_full = false;
   // The [[filter]] programs (nullptr: none); outlive the worker. Each filter's alerts per
   // second on this worker: [rules] filter_alerts_per_second shared out over the workers.
   const FilterSet* filters = nullptr;

@@ -50,6 +50,7 @@ malformed_vendor = "pass"
 malformed_core = "drop"
 bad_checksum = "drop"
 reassembly_overflow = "drop"
+flow_table_full = "drop"
 [rules]
 dir = "/srv/rules.d"
 cache_dir = ""
@@ -84,6 +85,7 @@ verify_checksums = false
   EXPECT_EQ(config.failure.malformed_core, FailAction::kDrop);
   EXPECT_EQ(config.failure.bad_checksum, FailAction::kDrop);
   EXPECT_EQ(config.failure.reassembly_overflow, FailAction::kDrop);
+  EXPECT_EQ(config.failure.flow_table_full, FailAction::kDrop);
   EXPECT_EQ(config.rules.dir, "/srv/rules.d");
   EXPECT_EQ(config.rules.cache_dir, "");
   EXPECT_EQ(config.rules.classification, "/srv/classification.toml");
@@ -107,7 +109,8 @@ TEST(Config, DumpRoundTripsNonDefault) {
   for (const char* text : {"10.0.0.0/8", "2001:db8::/32", "0.0.0.0/0", "::1"}) {
     config.network.vendor_nets.push_back(parse_cidr(text, why).value());
   }
-  config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop};
+  config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop, FailAction::kPass,
+                    FailAction::kDrop};
   config.rules = {"/srv/r", "", "/srv/c.toml", "/srv/filters", 7};
   config.flows = {2048, 0, 8192, 4096, 5, 50, 7, false};
   ASSERT_NE(config, Config{});

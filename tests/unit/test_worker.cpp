@@ -1545,26 +1545,57 @@ TEST_F(WorkerTest, PolicyIcmpErrorToAnotherHostDoesNotFollowTheQuotedFlow) {
 
 // With the flow table full of established flows, a new flow cannot be tracked; the policy
 // must still not let an unlisted flow across.
-TEST_F(WorkerTest, PolicyHoldsWhenTheFlowTableIsFull) {
+// Tests that first fill the flow table with established (answered) allowed DNS flows.
+class FullTableTest : public WorkerTest {
+ protected:
+  void fill_flow_table(const Hosts& h, uint32_t capacity) {
+    for (uint32_t base = 0; base < capacity; base += 32) {
+      std::vector<std::vector<uint8_t>> queries;
+      std::vector<std::vector<uint8_t>> answers;
+      for (uint32_t i = base; i < base + 32 && i < capacity; ++i) {
+        queries.push_back(ip_frame(udp(h, true, h.vendor, static_cast<uint16_t>(10000 + i), h.dns, 53)));
+        answers.push_back(ip_frame(udp(h, false, h.dns, 53, h.vendor, static_cast<uint16_t>(10000 + i), "answer")));
+      }
+      EXPECT_EQ(send_burst(queries, true).size(), queries.size());
+      EXPECT_EQ(send_burst(answers, false).size(), answers.size());
+    }
+  }
+};
+
+// [failure] flow_table_full = "pass" (default): a frame the full table refused is judged on
+// its own — allowed passes, unlisted is dropped by the policy; never uninspected by it.
+TEST_F(FullTableTest, PolicyHoldsWhenTheFlowTableIsFull) {
   const Hosts& h = hosts4();
   load_policy(policy_text("drop"));
   const uint32_t capacity = cfg_.flows.capacity;
-  for (uint32_t base = 0; base < capacity; base += 32) {
-    std::vector<std::vector<uint8_t>> queries;
-    std::vector<std::vector<uint8_t>> answers;
-    for (uint32_t i = base; i < base + 32 && i < capacity; ++i) {
-      queries.push_back(ip_frame(udp(h, true, h.vendor, static_cast<uint16_t>(10000 + i), h.dns, 53)));
-      answers.push_back(ip_frame(udp(h, false, h.dns, 53, h.vendor, static_cast<uint16_t>(10000 + i), "answer")));
-    }
-    EXPECT_EQ(send_burst(queries, true).size(), queries.size());
-    EXPECT_EQ(send_burst(answers, false).size(), answers.size());
-  }
+  fill_flow_table(h, capacity);
   EXPECT_EQ(allowed(), capacity);
   EXPECT_EQ(worker_->counters().flows.table_full.get(), 0u);
   EXPECT_EQ(sides(send(tcp(h, true, h.vendor, 40000, h.other, 443, kSyn))), kNothing);
   EXPECT_EQ(sides(send(udp(h, true, h.vendor, 5353, h.other, 4444, "exfiltrated"))), kNothing);
-  EXPECT_GE(worker_->counters().flows.table_full.get(), 1u) << "the table was full";
+  EXPECT_EQ(sides(send(udp(h, true, h.vendor, 30000, h.dns, 53, "allowed"))), kToCoreOnly);
+  EXPECT_EQ(worker_->counters().flows.table_full.get(), 3u) << "the table was full";
   EXPECT_EQ(drops(DropReason::kPolicy), 2u);
+  EXPECT_EQ(drops(DropReason::kFlowTableFull), 0u);
+  EXPECT_EQ(passed(DropReason::kFlowTableFull), 3u) << "each refused frame is counted as failed open";
+}
+
+// [failure] flow_table_full = "drop": every frame of a refused flow goes, allowed or not;
+// frames of the flows in the table still pass.
+TEST_F(FullTableTest, FlowTableFullDropFailsClosed) {
+  const Hosts& h = hosts4();
+  config::Config cfg;
+  cfg.failure.flow_table_full = config::FailAction::kDrop;
+  load_policy(policy_text("drop"), cfg);
+  const uint32_t capacity = cfg_.flows.capacity;
+  fill_flow_table(h, capacity);
+  EXPECT_EQ(sides(send(udp(h, true, h.vendor, 30000, h.dns, 53, "allowed"))), kNothing);
+  EXPECT_EQ(sides(send(tcp(h, true, h.vendor, 40000, h.other, 443, kSyn))), kNothing);
+  EXPECT_EQ(sides(send(udp(h, true, h.vendor, 10000, h.dns, 53, "tracked"))), kToCoreOnly);
+  EXPECT_EQ(drops(DropReason::kFlowTableFull), 2u);
+  EXPECT_EQ(drops(DropReason::kPolicy), 0u) << "the table-full drop comes first, no policy alert";
+  EXPECT_EQ(passed(DropReason::kFlowTableFull), 0u);
+  EXPECT_EQ(worker_->counters().flows.table_full.get(), 2u);
 }
 
 TEST_F(WorkerTest, PolicyLearnTableFullIsCounted) {
