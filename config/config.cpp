@@ -159,13 +159,20 @@ void read_network(const toml::table& root, NetworkConfig& network) {
 
 void read_failure(const toml::table& root, FailureConfig& failure) {
   const Section section(root, "failure", {"malformed_vendor", "malformed_core", "bad_checksum",
-                                          "reassembly_overflow", "spoofed_source", "flow_table_full"});
+                                          "reassembly_overflow", "spoofed_source", "flow_table_full",
+                                          "frag_overlap", "frag_too_many", "frag_oversize", "frag_timeout",
+                                          "frag_table_full"});
   section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
   section.read("malformed_core", kFailActionNames, failure.malformed_core);
   section.read("bad_checksum", kFailActionNames, failure.bad_checksum);
   section.read("reassembly_overflow", kFailActionNames, failure.reassembly_overflow);
   section.read("spoofed_source", kFailActionNames, failure.spoofed_source);
   section.read("flow_table_full", kFailActionNames, failure.flow_table_full);
+  section.read("frag_overlap", kFailActionNames, failure.frag_overlap);
+  section.read("frag_too_many", kFailActionNames, failure.frag_too_many);
+  section.read("frag_oversize", kFailActionNames, failure.frag_oversize);
+  section.read("frag_timeout", kFailActionNames, failure.frag_timeout);
+  section.read("frag_table_full", kFailActionNames, failure.frag_table_full);
 }
 
 void read_rules(const toml::table& root, RulesConfig& rules) {
@@ -193,6 +200,14 @@ void read_flows(const toml::table& root, FlowsConfig& flows) {
   section.read("timeout_established", 1, 86400 * 7, flows.timeout_established);
   section.read("timeout_closed", 1, 86400, flows.timeout_closed);
   section.read("verify_checksums", flows.verify_checksums);
+}
+
+void read_fragments(const toml::table& root, FragmentsConfig& fragments) {
+  const Section section(root, "fragments", {"timeout", "max_datagrams", "max_fragments", "max_datagram_size"});
+  section.read("timeout", 1, 600, fragments.timeout);
+  section.read("max_datagrams", kMinFragDatagrams, kMaxFragDatagrams, fragments.max_datagrams);
+  section.read("max_fragments", kMinFragments, kMaxFragments, fragments.max_fragments);
+  section.read("max_datagram_size", 576, 65535, fragments.max_datagram_size);
 }
 
 // "IPv4:port" or "[IPv6]:port" with a numeric address: the endpoint binds one address.
@@ -231,7 +246,7 @@ Config load_config_file(const std::string& path) {
 
 Config load_config_text(std::string_view text, const std::string& name) {
   const toml::table root = detail::parse(text, name);
-  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics", "rules", "flows"},
+  reject_unknown_keys(root, {"ports", "dataplane", "log", "network", "failure", "metrics", "rules", "flows", "fragments"},
                       "");
   Config config;
   config.source = name;
@@ -243,6 +258,7 @@ Config load_config_text(std::string_view text, const std::string& name) {
   read_metrics(root, config.metrics, config.metrics_given);
   read_rules(root, config.rules);
   read_flows(root, config.flows);
+  read_fragments(root, config.fragments);
   return config;
 }
 
@@ -269,7 +285,12 @@ std::string dump_config(const Config& config) {
                               {"bad_checksum", to_string(config.failure.bad_checksum)},
                               {"reassembly_overflow", to_string(config.failure.reassembly_overflow)},
                               {"spoofed_source", to_string(config.failure.spoofed_source)},
-                              {"flow_table_full", to_string(config.failure.flow_table_full)}}},
+                              {"flow_table_full", to_string(config.failure.flow_table_full)},
+                              {"frag_overlap", to_string(config.failure.frag_overlap)},
+                              {"frag_too_many", to_string(config.failure.frag_too_many)},
+                              {"frag_oversize", to_string(config.failure.frag_oversize)},
+                              {"frag_timeout", to_string(config.failure.frag_timeout)},
+                              {"frag_table_full", to_string(config.failure.frag_table_full)}}},
       {"metrics", toml::table{{"listen", config.metrics.listen}, {"rules", config.metrics.rules}}},
       {"rules", toml::table{{"dir", config.rules.dir},
                             {"cache_dir", config.rules.cache_dir},
@@ -286,6 +307,10 @@ std::string dump_config(const Config& config) {
                             {"timeout_established", int64_t{fl.timeout_established}},
                             {"timeout_closed", int64_t{fl.timeout_closed}},
                             {"verify_checksums", fl.verify_checksums}}},
+      {"fragments", toml::table{{"timeout", int64_t{config.fragments.timeout}},
+                                {"max_datagrams", int64_t{config.fragments.max_datagrams}},
+                                {"max_fragments", int64_t{config.fragments.max_fragments}},
+                                {"max_datagram_size", int64_t{config.fragments.max_datagram_size}}}},
   };
   // A toml::table orders its keys by name; formatting one table at a time keeps the
   // schema's order of tables, which is the order sentinel.toml documents them in.

@@ -78,6 +78,15 @@ struct FlowsConfig {
   friend bool operator==(const FlowsConfig&, const FlowsConfig&) = default;
 };
 
+// IP reassembly (rte_ip_frag): fragments are held until their datagram is complete.
+struct FragmentsConfig {
+  uint32_t timeout = 30;               // seconds from a datagram's first fragment to its last
+  uint32_t max_datagrams = 1024;       // datagrams being reassembled, per worker and direction
+  uint32_t max_fragments = 2048;       // fragments held, per worker (both directions)
+  uint32_t max_datagram_size = 65535;  // bytes of IP payload a reassembled datagram may have
+  friend bool operator==(const FragmentsConfig&, const FragmentsConfig&) = default;
+};
+
 struct FailureConfig {
   FailAction malformed_vendor = FailAction::kDrop;  // malformed frame from the vendor side
   FailAction malformed_core = FailAction::kPass;    // malformed frame from the core side
@@ -85,6 +94,12 @@ struct FailureConfig {
   FailAction reassembly_overflow = FailAction::kPass;  // out-of-order buffer overflowed
   FailAction spoofed_source = FailAction::kDrop;     // vendor-port IP source outside vendor_nets
   FailAction flow_table_full = FailAction::kPass;    // new flow, table full of unevictable flows
+  // IP fragments that cannot make a datagram; pass forwards them uninspected.
+  FailAction frag_overlap = FailAction::kDrop;     // overlapping or duplicate fragments
+  FailAction frag_too_many = FailAction::kDrop;    // more fragments than a datagram may have
+  FailAction frag_oversize = FailAction::kDrop;    // datagram beyond [fragments] max_datagram_size
+  FailAction frag_timeout = FailAction::kDrop;     // incomplete after [fragments] timeout
+  FailAction frag_table_full = FailAction::kDrop;  // no room to hold another datagram or fragment
   friend bool operator==(const FailureConfig&, const FailureConfig&) = default;
 };
 
@@ -98,13 +113,14 @@ struct Config {
   MetricsConfig metrics;
   RulesConfig rules;
   FlowsConfig flows;
+  FragmentsConfig fragments;
   // Whether the file had a [metrics] table: live mode always serves metrics, replay only
   // when asked. Not a setting of its own, so not compared or dumped.
   bool metrics_given = false;
   friend bool operator==(const Config& a, const Config& b) {
     return a.ports == b.ports && a.dataplane == b.dataplane && a.log == b.log &&
            a.network == b.network && a.failure == b.failure && a.metrics == b.metrics && a.rules == b.rules &&
-           a.flows == b.flows;
+           a.flows == b.flows && a.fragments == b.fragments;
   }
 };
 

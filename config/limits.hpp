@@ -15,6 +15,10 @@ inline constexpr uint32_t kMaxStreamState = 1u << 16;       // Hyperscan stream 
 inline constexpr uint32_t kMaxAlertsPerPacket = 8;   // more in one packet: counted as dropped
 inline constexpr uint32_t kAlertRingSize = 16384;    // alert records per worker ring (2^n)
 inline constexpr uint32_t kLearnTableSize = 65536;   // learn mode: observations per worker
+inline constexpr uint32_t kMinFragDatagrams = 16;      // [fragments] max_datagrams per worker and direction
+inline constexpr uint32_t kMaxFragDatagrams = 1u << 16;
+inline constexpr uint32_t kMinFragments = 64;          // [fragments] max_fragments held per worker
+inline constexpr uint32_t kMaxFragments = 1u << 18;
 inline constexpr uint32_t kMaxFilters = 1024;        // [[filter]] tables: each runs on every frame of its direction
 
 }  // namespace sentinel::config

@@ -105,6 +105,14 @@ struct ReloadCounters {
   Counter flows_swept;     // idle flows whose streams the sweep closed so an old RuleSet could go
 };
 
+// IP reassembly (one writer: the worker). A held fragment is neither forwarded nor dropped
+// yet: rx = forwarded + dropped + held, per worker, at any time.
+struct FragmentCounters {
+  Counter datagrams;  // datagrams reassembled and inspected whole
+  Counter fragments;  // the fragments they were made of
+  Gauge held;         // fragments waiting for the rest of their datagram
+};
+
 struct alignas(64) WorkerCounters {
   std::array<DirectionCounters, kDirectionCount> dir;
   std::array<Counter, kDropReasonCount> drops;             // frames dropped, by reason
@@ -121,6 +129,7 @@ struct alignas(64) WorkerCounters {
   PolicyCounters policy;
   FilterCounters filter;
   ReloadCounters reload;
+  FragmentCounters fragments;
 };
 
 struct FlowTotals {
@@ -176,6 +185,12 @@ struct FilterTotals {
 };
 
 // A sum over workers, taken by the control plane.
+struct FragmentTotals {
+  uint64_t datagrams = 0;
+  uint64_t fragments = 0;
+  int64_t held = 0;
+};
+
 struct Totals {
   std::array<uint64_t, kDirectionCount> rx_packets{};
   std::array<uint64_t, kDirectionCount> forwarded{};
@@ -192,6 +207,7 @@ struct Totals {
   PolicyTotals policy;
   FilterTotals filter;
   ReloadTotals reload;
+  FragmentTotals fragments;
 
   [[nodiscard]] uint64_t rx_total() const noexcept { return rx_packets[0] + rx_packets[1]; }
   [[nodiscard]] uint64_t forwarded_total() const noexcept { return forwarded[0] + forwarded[1]; }
@@ -245,6 +261,9 @@ struct Totals {
     t.filter.alerts_suppressed += w->filter.alerts_suppressed.get();
     t.reload.flows_migrated += w->reload.flows_migrated.get();
     t.reload.flows_swept += w->reload.flows_swept.get();
+    t.fragments.datagrams += w->fragments.datagrams.get();
+    t.fragments.fragments += w->fragments.fragments.get();
+    t.fragments.held += w->fragments.held.get();
   }
   return t;
 }

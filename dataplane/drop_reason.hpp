@@ -23,14 +23,14 @@ namespace sentinel::dataplane {
   X(kIpv4BadIhl, "ipv4_bad_ihl", kMalformed)                /* IHL < 5 or past the frame */        \
   X(kIpv4BadTotalLength, "ipv4_bad_total_length", kMalformed)                                      \
   X(kIpv4BadOption, "ipv4_bad_option", kMalformed)          /* option length runs past the header */\
-  X(kIpv4BadFragment, "ipv4_bad_fragment", kMalformed)      /* offset + length beyond 65535 */     \
+  X(kIpv4BadFragment, "ipv4_bad_fragment", kMalformed)      /* past 65535, empty, or not 8-byte units */\
   X(kIpv6Truncated, "ipv6_truncated", kMalformed)           /* < 40 bytes of header */             \
   X(kIpv6BadVersion, "ipv6_bad_version", kMalformed)                                               \
   X(kIpv6BadPayloadLength, "ipv6_bad_payload_length", kMalformed)                                  \
   X(kIpv6ExtTruncated, "ipv6_ext_truncated", kMalformed)    /* extension header past the payload */\
   X(kIpv6ExtChainTooLong, "ipv6_ext_chain_too_long", kMalformed)                                   \
   X(kIpv6HopByHopNotFirst, "ipv6_hop_by_hop_not_first", kMalformed)                                \
-  X(kIpv6BadFragment, "ipv6_bad_fragment", kMalformed)      /* offset + length beyond 65535 */     \
+  X(kIpv6BadFragment, "ipv6_bad_fragment", kMalformed)      /* past 65535, empty, or not 8-byte units */\
   X(kTcpTruncated, "tcp_truncated", kMalformed)             /* < 20 bytes of TCP header */         \
   X(kTcpBadDataOffset, "tcp_bad_data_offset", kMalformed)   /* data offset < 5 or past the packet */\
   X(kTcpBadOption, "tcp_bad_option", kMalformed)            /* option length runs past the header */\
@@ -46,7 +46,12 @@ namespace sentinel::dataplane {
   X(kPolicy, "policy", kDataplane)                          /* no [[allow]], default drop/reject */\
   X(kSpoofedSource, "spoofed_source", kDataplane)           /* vendor port, source not a vendor net */\
   X(kFilter, "filter", kDataplane)                          /* a [[filter]] with action drop matched */\
-  X(kFlowTableFull, "flow_table_full", kDataplane)          /* new flow, table full, fail closed */
+  X(kFlowTableFull, "flow_table_full", kDataplane)          /* new flow, table full, fail closed */\
+  X(kFragOverlap, "frag_overlap", kDataplane)               /* fragments overlap or repeat */      \
+  X(kFragTooMany, "frag_too_many", kDataplane)              /* more fragments than rte_ip_frag holds */\
+  X(kFragOversize, "frag_oversize", kDataplane)             /* ends past [fragments] max_datagram_size */\
+  X(kFragTimeout, "frag_timeout", kDataplane)               /* datagram incomplete at its timeout */\
+  X(kFragTableFull, "frag_table_full", kDataplane)          /* no room to hold the fragment */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 
@@ -76,6 +81,11 @@ inline constexpr std::array<DropKind, kDropReasonCount> kDropReasonKinds = {
 #undef SENTINEL_X
 };
 
+// Fragments that cannot make a datagram, per cause (each has a [failure] key).
+[[nodiscard]] constexpr bool is_fragment_cause(DropReason r) noexcept {
+  return r >= DropReason::kFragOverlap && r <= DropReason::kFragTableFull;
+}
+
 // Reasons a [failure] key may pass instead of drop (fail open): counted as passed then.
 [[nodiscard]] constexpr bool can_fail_open(DropReason r) noexcept;
 
@@ -87,7 +97,7 @@ inline constexpr std::array<DropKind, kDropReasonCount> kDropReasonKinds = {
 
 constexpr bool can_fail_open(DropReason r) noexcept {
   return is_malformed(r) || r == DropReason::kBadChecksum || r == DropReason::kSpoofedSource ||
-         r == DropReason::kFlowTableFull;
+         r == DropReason::kFlowTableFull || is_fragment_cause(r);
 }
 
 }  // namespace sentinel::dataplane

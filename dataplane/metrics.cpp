@@ -6,6 +6,7 @@
 #include <rte_ethdev.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <stdexcept>
@@ -228,6 +229,15 @@ std::vector<MetricFamily> metric_families(const MetricsSnapshot& s) {
   out.push_back(single("sentinel_flows_swept_total",
                        "Idle flows whose streams the post-reload sweep closed so an old rule set could be freed.",
                        MetricType::Counter, s.totals.reload.flows_swept));
+  out.push_back(single("sentinel_fragments_reassembled_total",
+                       "IP datagrams reassembled from fragments and inspected whole.", MetricType::Counter,
+                       s.totals.fragments.datagrams));
+  out.push_back(single("sentinel_fragments_reassembled_fragments_total",
+                       "Fragments of the reassembled datagrams, forwarded or dropped with their datagram.",
+                       MetricType::Counter, s.totals.fragments.fragments));
+  out.push_back(single("sentinel_fragments_held",
+                       "Fragments held until their datagram is complete (neither forwarded nor dropped yet).",
+                       MetricType::Gauge, static_cast<uint64_t>(std::max<int64_t>(s.totals.fragments.held, 0))));
   const FilterTotals& ft = s.totals.filter;
   MetricFamily matches = family("sentinel_filter_matches_total",
                                 "[[filter]] matches (every match of every filter), by the filter's action.",

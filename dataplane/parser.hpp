@@ -133,6 +133,12 @@ inline DropReason parse_l4(const uint8_t* d, uint32_t l4, uint32_t limit, uint32
   }
 }
 
+// A fragment carries data, and every fragment but the last a multiple of 8 bytes (RFC 791,
+// RFC 8200): no receiver reassembles anything else.
+constexpr bool fragment_well_formed(uint32_t payload, bool more_frags) noexcept {
+  return payload != 0 && (!more_frags || payload % 8 == 0);
+}
+
 inline DropReason parse_ipv4(const uint8_t* d, uint32_t l3, uint32_t captured, uint32_t wire_len,
                              PacketInfo& out) noexcept {
   const Need n = need(l3, 20, wire_len, captured);
@@ -152,6 +158,9 @@ inline DropReason parse_ipv4(const uint8_t* d, uint32_t l3, uint32_t captured, u
   const uint32_t frag_off = static_cast<uint32_t>(frag & 0x1fff) * 8;
   const bool more_frags = (frag & 0x2000) != 0;
   if (frag_off + (total - ihl) > 65535) return DropReason::kIpv4BadFragment;
+  if ((frag_off != 0 || more_frags) && !fragment_well_formed(total - ihl, more_frags)) {
+    return DropReason::kIpv4BadFragment;
+  }
   if (ihl > 20) {
     out.flags |= kFlagIpOptions;
     if (l3 + ihl > captured) return snap(out);
@@ -214,6 +223,9 @@ inline DropReason parse_ipv6(const uint8_t* d, uint32_t l3, uint32_t captured, u
       const uint32_t frag_off = static_cast<uint32_t>(fo & 0xfff8);
       const bool more_frags = (fo & 1) != 0;
       if (frag_off + (limit - (off + 8)) > 65535) return DropReason::kIpv6BadFragment;
+      if ((frag_off != 0 || more_frags) && !fragment_well_formed(limit - (off + 8), more_frags)) {
+        return DropReason::kIpv6BadFragment;
+      }
       if (frag_off != 0 || more_frags) out.flags |= kFlagFragment;
       if (frag_off != 0) {
         out.flags |= kFlagLaterFragment;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <string>
 
 #include "dataplane/setup_error.hpp"
@@ -32,6 +33,15 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   setup.vendor_nets = config.network.vendor_nets;
   setup.drop_spoofed = config.failure.spoofed_source == config::FailAction::kDrop;
   setup.drop_table_full = config.failure.flow_table_full == config::FailAction::kDrop;
+  setup.fragments = config.fragments;
+  const config::FailureConfig& f = config.failure;
+  const config::FailAction fragment_actions[] = {f.frag_overlap, f.frag_too_many, f.frag_oversize, f.frag_timeout,
+                                                 f.frag_table_full};
+  static_assert(std::size(fragment_actions) ==
+                static_cast<size_t>(DropReason::kFragTableFull) - static_cast<size_t>(DropReason::kFragOverlap) + 1);
+  for (size_t k = 0; k < std::size(fragment_actions); ++k) {
+    if (fragment_actions[k] == config::FailAction::kPass) setup.pass_fragments |= 1u << k;
+  }
   setup.filters = inspection.filters;
   // Each worker gets an even share of the budget, at least one alert a second.
   const uint32_t share = config.rules.filter_alerts_per_second / config.dataplane.workers;
@@ -97,6 +107,7 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
         "l2alert" + suffix, static_cast<uint64_t>(fl.timeout_embryonic * ticks_per_second));
   }
   second_ = static_cast<uint64_t>(ticks_per_second);
+  reassembler_ = std::make_unique<Reassembler>(setup_.fragments, second_, static_cast<int>(rte_socket_id()));
 }
 
 Worker::~Worker() {

@@ -409,6 +409,8 @@ ReplayResult run_replay(PcapSource& source, const config::Config& config, const 
     }
   }
   drain();
+  worker->give_up_fragments();
+  drain();
   writer.finish();
   eve.close();
   stats.alerts_written = alerts.written();

@@ -441,7 +441,7 @@ void Worker::reject(rte_mbuf* m, const uint8_t* headers, uint32_t headers_len, u
       counters_.inspect.reject_failed.add(1);
     }
   }
-  if (r.to_receiver != nullptr) tx_[kMaxBurst + n_rejects++] = r.to_receiver;
+  if (r.to_receiver != nullptr) rejects_[n_rejects++] = r.to_receiver;
 }
 
 // IPv6's link-local control when [policy.l2] allow_icmpv6_nd lets it bypass the allows:
@@ -774,14 +774,115 @@ uint16_t Worker::run_filters(uint16_t n) noexcept {
       if (alert) add_pending(rules::kGidFilters, af.spec.sid, af.spec.rev, rules::Action::kDrop, 0, suppressed);
       if (n_pending_ != 0) emit_alerts(0, m, kDir, true);
       n_filter_alerts_[i] = 0;
-      counters_.drops[static_cast<size_t>(DropReason::kFilter)].add(1);
-      rte_pktmbuf_free(m);
-      rx_[i] = nullptr;
+      n_dropped = static_cast<uint16_t>(n_dropped + discard(i, DropReason::kFilter));
       info_[i].l3 = L3::kOther;  // makes no flow
-      ++n_dropped;
       break;
     }
     if (interpreted) counters_.filter.interpreted_packets.add(1);
+  }
+  return n_dropped;
+}
+
+// Frees burst slot i (a reassembled datagram: its copies and its fragments) and counts it
+// dropped for `why`. Returns the frames dropped.
+uint16_t Worker::discard(uint16_t i, DropReason why) noexcept {
+  rte_mbuf* m = rx_[i];
+  rx_[i] = nullptr;
+  if (!whole_[i]) [[likely]] {
+    counters_.drops[static_cast<size_t>(why)].add(1);
+    rte_pktmbuf_free(m);
+    return 1;
+  }
+  whole_[i] = false;
+  rte_mbuf* fragments[Reassembler::kMaxFragmentsPerDatagram];
+  const uint32_t n = reassembler_->release(m, fragments);
+  rte_pktmbuf_free_bulk(fragments, n);
+  counters_.drops[static_cast<size_t>(why)].add(n);
+  return static_cast<uint16_t>(n);
+}
+
+// Fragments that cannot make a datagram: dropped for their cause or, where its [failure]
+// key passes, sent after the burst uninspected. Returns the frames dropped.
+uint16_t Worker::bury_fragments(const DeadFragment* dead, uint32_t n) noexcept {
+  uint16_t n_dropped = 0;
+  for (uint32_t k = 0; k < n; ++k) {
+    const auto why = static_cast<size_t>(dead[k].why);
+    if ((setup_.pass_fragments >> (why - static_cast<size_t>(DropReason::kFragOverlap)) & 1u) != 0) {
+      counters_.malformed_passed[why].add(1);
+      released_[n_released_++] = dead[k].original;
+    } else {
+      counters_.drops[why].add(1);
+      rte_pktmbuf_free(dead[k].original);
+      ++n_dropped;
+    }
+  }
+  return n_dropped;
+}
+
+// Sends the fragments bury_fragments() released (fail open), counted for `dir`.
+void Worker::send_released(Direction dir, uint16_t tx_port) noexcept {
+  const uint16_t sent = rte_eth_tx_burst(tx_port, setup_.queue, released_, static_cast<uint16_t>(n_released_));
+  if (sent < n_released_) {
+    counters_.drops[static_cast<size_t>(DropReason::kTxFull)].add(n_released_ - sent);
+    rte_pktmbuf_free_bulk(released_ + sent, n_released_ - sent);
+  }
+  DirectionCounters& c = counters_.dir[static_cast<size_t>(dir)];
+  c.forwarded.add(sent);
+  c.dropped.add(n_released_ - sent);
+  n_released_ = 0;
+}
+
+void Worker::sync_held() noexcept {
+  counters_.fragments.held.add(static_cast<int64_t>(reassembler_->held()) - counters_.fragments.held.get());
+}
+
+void Worker::give_up_fragments() noexcept {
+  for (const Direction dir : {Direction::kToCore, Direction::kToVendor}) {
+    const uint16_t tx_port = dir == Direction::kToCore ? setup_.core_port : setup_.vendor_port;
+    for (;;) {
+      uint32_t n_dead = 0;
+      reassembler_->expire(dir, UINT64_MAX / 2, dead_, n_dead);
+      if (n_dead == 0) break;
+      counters_.dir[static_cast<size_t>(dir)].dropped.add(bury_fragments(dead_, n_dead));
+      if (n_released_ != 0) send_released(dir, tx_port);
+    }
+  }
+  sync_held();
+}
+
+// Stage 2c: each fragment of the burst goes to its direction's reassembly table. One that
+// completes a datagram is replaced by the datagram, parsed afresh (the first fragment's
+// ports); the others leave the burst, held. Returns the frames dropped.
+template <Direction kDir, bool kReplay>
+uint16_t Worker::reassemble(uint16_t n_frags) noexcept {
+  uint16_t n_dropped = 0;
+  for (uint16_t k = 0; k < n_frags; ++k) {
+    const uint16_t i = frags_[k];
+    rte_mbuf* m = rx_[i];
+    if (m == nullptr) continue;  // spoofed
+    uint32_t n_dead = 0;
+    rte_mbuf* whole = reassembler_->add(kDir, m, info_[i], wire_[i], kReplay ? times_[i] : now_, dead_, n_dead);
+    rx_[i] = nullptr;
+    n_dropped = static_cast<uint16_t>(n_dropped + bury_fragments(dead_, n_dead));
+    if (whole == nullptr) continue;
+    rx_[i] = whole;
+    whole_[i] = true;
+    wire_[i] = Reassembler::wire_bytes(whole);
+    counters_.fragments.datagrams.add(1);
+    counters_.fragments.fragments.add(Reassembler::count(whole));
+    const uint32_t captured = whole->pkt_len < kHeaderScratch ? whole->pkt_len : kHeaderScratch;
+    const auto* data = static_cast<const uint8_t*>(rte_pktmbuf_read(whole, 0, captured, header_scratch_));
+    const DropReason why = parser_detail::parse_frame_full(data, captured, whole->pkt_len, info_[i]);
+    if (why == DropReason::kNone) continue;
+    // A datagram malformed as a whole (its L4 header, say): the side's failure policy.
+    info_[i].l3 = L3::kOther;
+    info_[i].flags |= kFlagMalformed;
+    const bool drop = kDir == Direction::kToCore ? setup_.drop_malformed_to_core : setup_.drop_malformed_to_vendor;
+    if (drop) {
+      n_dropped = static_cast<uint16_t>(n_dropped + discard(i, why));
+    } else {
+      counters_.malformed_passed[static_cast<size_t>(why)].add(Reassembler::count(whole));
+    }
   }
   return n_dropped;
 }
@@ -932,8 +1033,19 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
 
 template <Direction kDir, bool kReplay>
 uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
+  DirectionCounters& c = counters_.dir[static_cast<size_t>(kDir)];
+  // Datagrams of this direction whose time ran out give their fragments up first.
+  if (reassembler_->held() != 0) [[unlikely]] {
+    uint32_t n_dead = 0;
+    reassembler_->expire(kDir, kReplay ? now_ : rte_rdtsc(), dead_, n_dead);
+    c.dropped.add(bury_fragments(dead_, n_dead));
+    sync_held();
+  }
   const uint16_t n = rte_eth_rx_burst(rx_port, setup_.queue, rx_, setup_.burst);
-  if (n == 0) return 0;
+  if (n == 0) {
+    if (n_released_ != 0) [[unlikely]] send_released(kDir, tx_port);
+    return 0;
+  }
   // Streams opened (for flows created below) or closed (evictions) use this worker's pool.
   StreamStatePool::bind_to_this_thread(stream_pool_.get());
   const bool timed = (++bursts_ & (kLatencySampleEvery - 1)) == 0;
@@ -969,6 +1081,7 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   // Stage 2, the rest: the full parser, and the side's failure policy for malformed frames.
   // Malformed frames are not inspected (no flow): their L3 is hidden from the flow lookup.
   uint16_t n_dropped = 0;
+  uint16_t n_frags = 0;
   for (uint16_t k = 0; k < n_slow; ++k) {
     const uint16_t i = slow_[k];
     rte_mbuf* m = rx_[i];
@@ -979,7 +1092,12 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
       data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, captured, header_scratch_));
     }
     const DropReason why = parser_detail::parse_frame_full(data, captured, wire_[i], info_[i]);
-    if (why == DropReason::kNone) continue;
+    if (why == DropReason::kNone) {
+      // A fragment the capture cut cannot be reassembled: it stays a frame of its own.
+      constexpr uint8_t kWhole = kFlagFragment | kFlagSnapTruncated;
+      if ((info_[i].flags & kWhole) == kFlagFragment) frags_[n_frags++] = i;
+      continue;
+    }
     info_[i].l3 = L3::kOther;
     info_[i].flags |= kFlagMalformed;
     const bool drop = kDir == Direction::kToCore ? setup_.drop_malformed_to_core
@@ -998,6 +1116,11 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
   if constexpr (kDir == Direction::kToCore) {
     if (!setup_.vendor_nets.empty()) n_dropped = static_cast<uint16_t>(n_dropped + drop_spoofed<kDir>(n));
   }
+
+  // Stage 2c: IP fragments are held until their datagram is complete; the datagram takes
+  // the place of the fragment that completed it and is inspected whole.
+  const bool reshaped = n_frags != 0;
+  if (n_frags != 0) [[unlikely]] n_dropped = static_cast<uint16_t>(n_dropped + reassemble<kDir, kReplay>(n_frags));
 
   // Stage 2b: the [[filter]] programs; dropped frames never make a flow.
   if (filters_ != nullptr) n_dropped = static_cast<uint16_t>(n_dropped + run_filters<kDir>(n));
@@ -1019,26 +1142,29 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     if (rx_[i] == nullptr) continue;
     const DropReason why = inspect<kDir>(i, rx_port, n_rejects);
     if (why == DropReason::kNone) continue;
-    counters_.drops[static_cast<size_t>(why)].add(1);
-    rte_pktmbuf_free(rx_[i]);
-    rx_[i] = nullptr;
-    ++n_dropped;
+    n_dropped = static_cast<uint16_t>(n_dropped + discard(i, why));
   }
 
   // Stage 5: send. The burst goes out as received unless frames were dropped from it;
   // reject frames for the far side follow it.
   rte_mbuf** out = rx_;
   uint16_t n_out = n;
-  if (n_dropped != 0 || n_rejects != 0) [[unlikely]] {
+  if (n_dropped != 0 || n_rejects != 0 || reshaped) [[unlikely]] {
     n_out = 0;
     for (uint16_t i = 0; i < n; ++i) {
-      if (rx_[i] != nullptr) tx_[n_out++] = rx_[i];
+      if (rx_[i] == nullptr) continue;
+      if (whole_[i]) {  // the datagram goes out as the fragments that arrived
+        whole_[i] = false;
+        n_out = static_cast<uint16_t>(n_out + reassembler_->release(rx_[i], tx_ + n_out));
+      } else {
+        tx_[n_out++] = rx_[i];
+      }
     }
     out = tx_;
   }
   const uint16_t n_fwd = n_out;
   if (n_rejects != 0) [[unlikely]] {
-    std::memmove(tx_ + n_out, tx_ + kMaxBurst, n_rejects * sizeof(rte_mbuf*));
+    std::memcpy(tx_ + n_out, rejects_, n_rejects * sizeof(rte_mbuf*));
     n_out = static_cast<uint16_t>(n_out + n_rejects);
   }
   const uint16_t sent = n_out ? rte_eth_tx_burst(tx_port, setup_.queue, out, n_out) : 0;
@@ -1049,8 +1175,9 @@ uint32_t Worker::forward(uint16_t rx_port, uint16_t tx_port) noexcept {
     rte_pktmbuf_free_bulk(out + sent, n_out - sent);
   }
   counters_.inspect.reject_sent.add(sent - fwd_sent);
+  if (n_released_ != 0) [[unlikely]] send_released(kDir, tx_port);
+  if (reshaped) [[unlikely]] sync_held();
   if (timed) record_latency(rte_rdtsc() - rx_tsc);
-  DirectionCounters& c = counters_.dir[static_cast<size_t>(kDir)];
   c.rx_packets.add(n);
   c.forwarded.add(fwd_sent);
   c.dropped.add(static_cast<uint64_t>(n_dropped) + (n_fwd - fwd_sent));

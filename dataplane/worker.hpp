@@ -25,6 +25,7 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/filters.hpp"
 #include "dataplane/flow_table.hpp"
+#include "dataplane/fragments.hpp"
 #include "dataplane/generation.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/policy_state.hpp"
@@ -79,6 +80,10 @@ struct WorkerSetup {
   // [failure] flow_table_full = "drop": an IP frame whose new flow the full table refused
   // is dropped; otherwise it is judged statelessly (filters, policy), uninspected.
   bool drop_table_full = false;
+  // IP reassembly limits, and the fragment causes ([failure] frag_*) that pass instead of
+  // drop: bit (reason - DropReason::kFragOverlap).
+  config::FragmentsConfig fragments;
+  uint32_t pass_fragments = 0;
   // The [[filter]] programs (nullptr: none); outlive the worker. Each filter's alerts per
   // second on this worker: [rules] filter_alerts_per_second shared out over the workers.
   const FilterSet* filters = nullptr;
@@ -143,6 +148,10 @@ class alignas(64) Worker {
 
   // [worker] Polls both rx queues once. Returns the number of frames received.
   uint32_t poll_once() noexcept;
+  // [worker thread, between polls] The input ended (replay): every datagram still being
+  // reassembled is given up as timed out — its fragments dropped or, per [failure]
+  // frag_timeout, sent — so that every frame received is accounted for.
+  void give_up_fragments() noexcept;
   // [worker] Polls until `stop` becomes true.
   void run(const std::atomic<bool>& stop) noexcept;
 
@@ -191,6 +200,12 @@ class alignas(64) Worker {
   uint16_t drop_spoofed(uint16_t n) noexcept;
   template <Direction kDir>
   uint16_t run_filters(uint16_t n) noexcept;
+  template <Direction kDir, bool kReplay>
+  uint16_t reassemble(uint16_t n_frags) noexcept;
+  uint16_t bury_fragments(const DeadFragment* dead, uint32_t n) noexcept;
+  uint16_t discard(uint16_t i, DropReason why) noexcept;
+  void send_released(Direction dir, uint16_t tx_port) noexcept;
+  void sync_held() noexcept;
   bool filter_alert(uint16_t filter, uint32_t& suppressed) noexcept;
   bool segment_usable(rte_mbuf* m, const uint8_t* headers, const PacketInfo& pkt, DropReason& why) noexcept;
   void add_filter_alerts(uint16_t i) noexcept;
@@ -245,6 +260,7 @@ class alignas(64) Worker {
   size_t item_words_ = 0;
   std::unique_ptr<StreamStatePool> stream_pool_;
   std::unique_ptr<AlertRing> alert_ring_;
+  std::unique_ptr<Reassembler> reassembler_;
 
   // The generation inspected with (see WorkerSetup::published) and its parts, cached.
   std::unique_ptr<Generation> own_generation_;  // without a published one
@@ -286,8 +302,18 @@ class alignas(64) Worker {
   uint32_t wire_[kMaxBurst];
   uint64_t times_[kMaxBurst];  // replay: each frame's capture time, never decreasing
   rte_mbuf* rx_[kMaxBurst];
-  rte_mbuf* tx_[2 * kMaxBurst];  // forwarded frames, then reject frames for the far side
+  // Forwarded frames (a reassembled datagram stands for up to all of its fragments), then
+  // reject frames for the far side.
+  rte_mbuf* tx_[kMaxBurst * (Reassembler::kMaxFragmentsPerDatagram + 1)];
+  rte_mbuf* rejects_[kMaxBurst];
   uint16_t slow_[kMaxBurst];  // burst indexes the common-case parse did not take
+  uint16_t frags_[kMaxBurst];  // burst indexes of IP fragments
+  bool whole_[kMaxBurst] = {};  // the slot holds a reassembled datagram (copies) for its fragments
+  // Fragments that could not make a datagram and that [failure] passes: sent after the burst.
+  rte_mbuf* released_[kMaxBurst * Reassembler::kMaxDeadPerAdd + Reassembler::kMaxDeadPerExpire];
+  uint32_t n_released_ = 0;
+  DeadFragment dead_[Reassembler::kMaxDeadPerExpire];
+  static_assert(Reassembler::kMaxDeadPerExpire >= Reassembler::kMaxDeadPerAdd);
   alignas(64) uint8_t header_scratch_[kHeaderScratch];
   alignas(64) uint8_t payload_scratch_[65536];  // a chained mbuf's payload, made contiguous
 };

@@ -51,6 +51,13 @@ malformed_core = "drop"
 bad_checksum = "drop"
 reassembly_overflow = "drop"
 flow_table_full = "drop"
+frag_overlap = "pass"
+frag_timeout = "pass"
+[fragments]
+timeout = 5
+max_datagrams = 64
+max_fragments = 128
+max_datagram_size = 9000
 [rules]
 dir = "/srv/rules.d"
 cache_dir = ""
@@ -86,6 +93,10 @@ verify_checksums = false
   EXPECT_EQ(config.failure.bad_checksum, FailAction::kDrop);
   EXPECT_EQ(config.failure.reassembly_overflow, FailAction::kDrop);
   EXPECT_EQ(config.failure.flow_table_full, FailAction::kDrop);
+  EXPECT_EQ(config.failure.frag_overlap, FailAction::kPass);
+  EXPECT_EQ(config.failure.frag_too_many, FailAction::kDrop);
+  EXPECT_EQ(config.failure.frag_timeout, FailAction::kPass);
+  EXPECT_EQ(config.fragments, (FragmentsConfig{5, 64, 128, 9000}));
   EXPECT_EQ(config.rules.dir, "/srv/rules.d");
   EXPECT_EQ(config.rules.cache_dir, "");
   EXPECT_EQ(config.rules.classification, "/srv/classification.toml");
@@ -110,7 +121,9 @@ TEST(Config, DumpRoundTripsNonDefault) {
     config.network.vendor_nets.push_back(parse_cidr(text, why).value());
   }
   config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop, FailAction::kPass,
-                    FailAction::kDrop};
+                    FailAction::kDrop, FailAction::kPass, FailAction::kPass, FailAction::kDrop, FailAction::kPass,
+                    FailAction::kPass};
+  config.fragments = {120, 16, 64, 1500};
   config.rules = {"/srv/r", "", "/srv/c.toml", "/srv/filters", 7};
   config.flows = {2048, 0, 8192, 4096, 5, 50, 7, false};
   ASSERT_NE(config, Config{});
@@ -140,7 +153,9 @@ TEST(Config, DumpOfDefaultsListsEveryKey) {
         "cache_dir = '/var/cache/sentinel'", "classification = ''", "capacity = 65536",
         "inspect_depth = 1048576", "reassembly_buffer = 4096", "stream_state_max = 4096",
         "timeout_embryonic = 30", "timeout_established = 600", "timeout_closed = 10",
-        "verify_checksums = true"}) {
+        "verify_checksums = true", "flow_table_full = 'pass'", "frag_overlap = 'drop'", "frag_too_many = 'drop'",
+        "frag_oversize = 'drop'", "frag_timeout = 'drop'", "frag_table_full = 'drop'", "timeout = 30",
+        "max_datagrams = 1024", "max_fragments = 2048", "max_datagram_size = 65535"}) {
     EXPECT_NE(dumped.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n"
                                                                                << dumped;
   }
@@ -206,6 +221,10 @@ const BadInput kBadInputs[] = {
      "off"},
     {"bad_enum_failure", "[failure]\nmalformed_core = \"Drop\"\n",
      "bad.toml:2:18: failure.malformed_core: 'Drop' is not one of pass, drop"},
+    {"bad_enum_frag", "[failure]\nfrag_overlap = \"ignore\"\n",
+     "bad.toml:2:16: failure.frag_overlap: 'ignore' is not one of pass, drop"},
+    {"fragments_timeout_zero", "[fragments]\ntimeout = 0\n", "bad.toml:2:11: fragments.timeout: 0 is out of range 1..600"},
+    {"fragments_unknown_key", "[fragments]\nmax_frags = 9\n", "bad.toml:2:1: unknown key 'max_frags' in [fragments]"},
     {"empty_string", "[ports]\nvendor = \"\"\n", "bad.toml:2:10: ports.vendor: must not be empty"},
     {"empty_rules_dir", "[rules]\ndir = \"\"\n", "bad.toml:2:7: rules.dir: must not be empty"},
     {"flows_capacity_low", "[flows]\ncapacity = 10\n",

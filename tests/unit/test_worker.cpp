@@ -751,27 +751,32 @@ size_t wire(const Ip& k) { return ip_frame(k).size(); }
 
 // `k` as two IP fragments: the first carries `first` bytes of the IP payload (a multiple
 // of 8, holding the L4 header), the second the rest.
-std::vector<std::vector<uint8_t>> fragments(const Ip& k, size_t first, uint32_t id = 0x1234) {
+// The IP payload of `k` (its L4 header and data) cut into fragments {offset, length}, in
+// the order given; `bytes` replaces the payload bytes of every fragment when not empty (an
+// overlap that says something else). More-fragments is set unless a piece reaches the end.
+std::vector<std::vector<uint8_t>> split(const Ip& k, const std::vector<std::pair<size_t, size_t>>& pieces,
+                                        uint32_t id = 0x1234, const std::vector<uint8_t>& bytes = {}) {
   const std::vector<uint8_t> whole = ip_frame(k);
   const size_t l3 = k.v6 ? 40 : 20;
-  const std::vector<uint8_t> payload(whole.begin() + 14 + static_cast<long>(l3), whole.end());
+  std::vector<uint8_t> payload(whole.begin() + 14 + static_cast<long>(l3), whole.end());
+  const size_t total = payload.size();
+  if (!bytes.empty()) payload = bytes;
   std::vector<std::vector<uint8_t>> out;
-  for (size_t part = 0; part < 2; ++part) {
-    const size_t off = part == 0 ? 0 : first;
-    const size_t len = part == 0 ? first : payload.size() - first;
+  for (const auto& [off, len] : pieces) {
+    const bool more = off + len < total;
     std::vector<uint8_t> f(whole.begin(), whole.begin() + 14 + static_cast<long>(l3));
     uint8_t* ip = f.data() + 14;
     if (k.v6) {
       put16(ip + 4, static_cast<uint16_t>(8 + len));
       ip[6] = 44;
-      const uint8_t fh[8] = {k.proto, 0, static_cast<uint8_t>(off >> 8), static_cast<uint8_t>((off & 0xf8) | (part == 0 ? 1 : 0)),
+      const uint8_t fh[8] = {k.proto, 0, static_cast<uint8_t>(off >> 8), static_cast<uint8_t>((off & 0xf8) | (more ? 1 : 0)),
                              static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16), static_cast<uint8_t>(id >> 8),
                              static_cast<uint8_t>(id)};
       f.insert(f.end(), fh, fh + 8);
     } else {
       put16(ip + 2, static_cast<uint16_t>(20 + len));
       put16(ip + 4, static_cast<uint16_t>(id));
-      put16(ip + 6, static_cast<uint16_t>((part == 0 ? 0x2000 : 0) | (off / 8)));
+      put16(ip + 6, static_cast<uint16_t>((more ? 0x2000 : 0) | (off / 8)));
       ip[10] = ip[11] = 0;
       const uint16_t c = internet_checksum(ip, 20);
       std::memcpy(ip + 10, &c, 2);
@@ -780,6 +785,12 @@ std::vector<std::vector<uint8_t>> fragments(const Ip& k, size_t first, uint32_t 
     out.push_back(std::move(f));
   }
   return out;
+}
+
+// Two fragments: `first` bytes, then the rest.
+std::vector<std::vector<uint8_t>> fragments(const Ip& k, size_t first, uint32_t id = 0x1234) {
+  const size_t total = ip_frame(k).size() - 14 - (k.v6 ? 40 : 20);
+  return split(k, {{0, first}, {first, total - first}}, id);
 }
 
 // A frame and the port it arrives on.
@@ -1479,27 +1490,18 @@ TEST_F(WorkerLearnTest, LearnedPolicyCovers8023Frames) {
   EXPECT_EQ(violations(), 0u);
 }
 
-// A datagram's later fragments carry no ports. Until IP reassembly (issue 8) gives them
-// their first fragment's, they are a port-less flow of their own between the two hosts,
-// which only an allow without ports permits: fail closed, never a way around the policy.
-TEST_F(WorkerTest, PolicyLaterFragmentsAreAPortlessFlowUntilReassembly) {
+// A fragmented datagram is judged whole, by its first fragment's ports: the fragments of an
+// allowed flow's query cross together once the last one is in.
+TEST_F(WorkerTest, PolicyFragmentsOfAnAllowedFlowCrossTogether) {
   for (const Hosts* hp : both_families()) {
     const Hosts& h = *hp;
     SCOPED_TRACE(h.name);
     load_policy(policy_text("drop"));
-    // A fragmented query of an allowed flow (udp/53): the first fragment passes, the later
-    // one is the port-less udp flow vendor -> dns, which no allow permits.
     const auto query = fragments(udp(h, true, h.vendor, 5354, h.dns, 53, "a query that needs two fragments"), 16, 0x4321);
-    EXPECT_EQ(sides(send_frame(query[0], true)), kToCoreOnly) << "first fragment";
-    EXPECT_EQ(sides(send_frame(query[1], true)), kNothing) << "later fragment";
-    EXPECT_EQ(drops(DropReason::kPolicy), 1u);
-    EXPECT_EQ(violations(), 1u);
-    // An allow without ports for the pair lets both across.
-    load_policy(policy_text("drop", "[[allow]]\nname = \"udp to dns, any port\"\nfrom = \"vendor\"\nproto = \"udp\"\n"
-                                    "dst_nets = [\"192.168.1.53/32\", \"2001:db8:2::53/128\"]\n"));
-    EXPECT_EQ(sides(send_frame(query[0], true)), kToCoreOnly) << "first fragment";
-    EXPECT_EQ(sides(send_frame(query[1], true)), kToCoreOnly) << "later fragment";
+    EXPECT_EQ(sides(send_frame(query[0], true)), kNothing) << "first fragment, held";
+    EXPECT_EQ(sides(send_frame(query[1], true)), (std::vector<std::string>{"core", "core"})) << "both";
     EXPECT_EQ(all_drops(), 0u);
+    EXPECT_EQ(violations(), 0u);
   }
 }
 
@@ -1511,11 +1513,14 @@ TEST_F(WorkerTest, PolicyLaterFragmentsOfADeniedFlowAreDropped) {
     SCOPED_TRACE(h.name);
     load_policy(policy_text("drop"));
     const auto denied = fragments(udp(h, true, h.vendor, 5353, h.other, 53, "a query that needs two fragments"), 16);
-    EXPECT_EQ(sides(send_frame(denied[0], true)), kNothing) << "first fragment";
-    EXPECT_EQ(sides(send_frame(denied[1], true)), kNothing) << "later fragment";
+    EXPECT_EQ(sides(send_frame(denied[0], true)), kNothing) << "first fragment, held";
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 1);
+    EXPECT_EQ(sides(send_frame(denied[1], true)), kNothing) << "later fragment: the datagram is denied";
+    EXPECT_EQ(drops(DropReason::kPolicy), 2u) << "both fragments";
     const auto lone = fragments(udp(h, true, h.vendor, 5353, h.other, 4444, "no first fragment ever sent here"), 16, 0x777);
-    EXPECT_EQ(sides(send_frame(lone[1], true)), kNothing) << "a later fragment alone";
-    EXPECT_EQ(drops(DropReason::kPolicy), 3u);
+    EXPECT_EQ(sides(send_frame(lone[1], true)), kNothing) << "a later fragment alone is held, never judged alone";
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 1);
+    EXPECT_EQ(all_drops(), 2u);
   }
 }
 
@@ -1948,4 +1953,229 @@ TEST_F(WorkerTest, ReloadSweepReleasesIdleFlowsStreams) {
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].sid, 2u);
   EXPECT_EQ(gens_.back().gen->streams_open(), 1);
+}
+
+// IP reassembly (stage 2c): fragments are held until their datagram is complete, the
+// datagram is inspected whole, and its fragments leave as they arrived — or not at all.
+class FragmentTest : public WorkerTest {
+ protected:
+  // Every frame received is forwarded, dropped or still held.
+  void expect_accounted() {
+    const WorkerCounters& c = worker_->counters();
+    uint64_t rx = 0;
+    uint64_t out = 0;
+    for (const DirectionCounters& d : c.dir) {
+      rx += d.rx_packets.get();
+      out += d.forwarded.get() + d.dropped.get();
+    }
+    EXPECT_EQ(rx, out + static_cast<uint64_t>(c.fragments.held.get())) << "rx = forwarded + dropped + held";
+    EXPECT_EQ(static_cast<uint64_t>(c.fragments.held.get()), held_in_pool_terms());
+  }
+  uint64_t held_in_pool_terms() const { return static_cast<uint64_t>(worker_->counters().fragments.held.get()); }
+  std::vector<Out> send_all(const std::vector<std::vector<uint8_t>>& frames, bool on_vendor) {
+    std::vector<Out> out;
+    for (const std::vector<uint8_t>& f : frames) {
+      for (Out& o : send_frame(f, on_vendor)) out.push_back(std::move(o));
+    }
+    return out;
+  }
+  static size_t ip_payload(const Ip& k) { return ip_frame(k).size() - 14 - (k.v6 ? 40 : 20); }
+};
+
+// The fragments that left, as a sorted list of frames: compared with what was sent.
+std::vector<std::vector<uint8_t>> frames_of(const std::vector<Out>& out) {
+  std::vector<std::vector<uint8_t>> v;
+  for (const Out& o : out) v.push_back(o.bytes);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST_F(FragmentTest, SignatureAcrossFragmentsIsCaughtInAnyOrder) {
+  for (const Hosts* hp : both_families()) {
+    for (const bool reverse : {false, true}) {
+      const Hosts& h = *hp;
+      SCOPED_TRACE(std::string(h.name) + (reverse ? " last fragment first" : " in order"));
+      load(rule(1, "alert", "SPLITSIGNATURE") + rule(2, "drop", "KILLSWITCH"));
+      // The UDP header is 8 bytes: the patterns start at IP payload offset 12, across the
+      // cut at 16, and the second fragment's end at 32.
+      const Ip alerted = udp(h, true, h.vendor, 5353, h.other, 53, "....SPLITSIGNATURE......................end");
+      auto f = split(alerted, {{0, 16}, {16, 16}, {32, ip_payload(alerted) - 32}}, 0x51);
+      if (reverse) std::reverse(f.begin(), f.end());
+      const auto sent_frames = f;
+      EXPECT_EQ(sides(send_frame(f[0], true)), kNothing) << "held";
+      EXPECT_EQ(sides(send_frame(f[1], true)), kNothing) << "held";
+      const std::vector<Out> out = send_frame(f[2], true);
+      EXPECT_EQ(sides(out), (std::vector<std::string>{"core", "core", "core"})) << "all three, together";
+      auto expected = sent_frames;
+      std::sort(expected.begin(), expected.end());
+      EXPECT_EQ(frames_of(out), expected) << "forwarded byte for byte as they arrived";
+      const auto a = alerts();
+      ASSERT_EQ(a.size(), 1u);
+      EXPECT_EQ(a[0].sid, 1u);
+
+      const Ip dropped = udp(h, true, h.vendor, 5353, h.other, 53, "....KILLSWITCH..........................end");
+      auto d = split(dropped, {{0, 16}, {16, 16}, {32, ip_payload(dropped) - 32}}, 0x52);
+      if (reverse) std::reverse(d.begin(), d.end());
+      EXPECT_EQ(sides(send_all(d, true)), kNothing);
+      EXPECT_EQ(drops(DropReason::kSignature), 3u) << "every fragment of the datagram";
+      EXPECT_EQ(worker_->counters().fragments.datagrams.get(), 2u);
+      EXPECT_EQ(worker_->counters().fragments.fragments.get(), 6u);
+      EXPECT_EQ(worker_->counters().fragments.held.get(), 0);
+      expect_accounted();
+    }
+  }
+}
+
+// The policy judges the datagram by its first fragment's ports, whichever fragment comes first.
+TEST_F(FragmentTest, PolicySeesTheFirstFragmentsPorts) {
+  for (const Hosts* hp : both_families()) {
+    const Hosts& h = *hp;
+    SCOPED_TRACE(h.name);
+    load_policy(policy_text("drop"));
+    const Ip allowed = udp(h, true, h.vendor, 5353, h.dns, 53, std::string(100, 'q'));
+    auto f = split(allowed, {{0, 48}, {48, ip_payload(allowed) - 48}}, 0x61);
+    std::reverse(f.begin(), f.end());
+    EXPECT_EQ(sides(send_all(f, true)), (std::vector<std::string>{"core", "core"}));
+    const Ip denied = udp(h, true, h.vendor, 5353, h.other, 53, std::string(100, 'q'));
+    EXPECT_EQ(sides(send_all(split(denied, {{0, 48}, {48, ip_payload(denied) - 48}}, 0x62), true)), kNothing);
+    EXPECT_EQ(drops(DropReason::kPolicy), 2u);
+    expect_accounted();
+  }
+}
+
+TEST_F(FragmentTest, OverlapWithConflictingBytesIsDroppedOrPassed) {
+  for (const Hosts* hp : both_families()) {
+    for (const config::FailAction action : {config::FailAction::kDrop, config::FailAction::kPass}) {
+      const Hosts& h = *hp;
+      SCOPED_TRACE(std::string(h.name) + " " + config::to_string(action));
+      config::Config cfg;
+      cfg.failure.frag_overlap = action;
+      load(rule(1, "drop", "ATTACK"), cfg);
+      // The second fragment rewrites bytes 16..24 of the first: a receiver keeping the later
+      // copy reads "ATTACK" where inspection of the first would read dots.
+      const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, "........ATTACK................");
+      std::vector<uint8_t> benign = ip_frame(k);
+      benign.erase(benign.begin(), benign.begin() + 14 + (h.v6 ? 40 : 20));
+      std::vector<uint8_t> evil = benign;
+      std::fill(benign.begin() + 16, benign.begin() + 22, '.');
+      const size_t total = benign.size();
+      auto first = split(k, {{0, 24}}, 0x71, benign);
+      auto second = split(k, {{16, total - 16}}, 0x71, evil);
+      std::vector<Out> out = send_frame(first[0], true);
+      for (Out& o : send_frame(second[0], true)) out.push_back(std::move(o));
+      if (action == config::FailAction::kDrop) {
+        EXPECT_EQ(sides(out), kNothing);
+        EXPECT_EQ(drops(DropReason::kFragOverlap), 2u);
+      } else {
+        EXPECT_EQ(sides(out), (std::vector<std::string>{"core", "core"})) << "forwarded uninspected";
+        EXPECT_EQ(passed(DropReason::kFragOverlap), 2u);
+        EXPECT_EQ(all_drops(), 0u);
+      }
+      EXPECT_EQ(worker_->counters().fragments.datagrams.get(), 0u);
+      expect_accounted();
+    }
+  }
+}
+
+TEST_F(FragmentTest, TooManyFragmentsAreDropped) {
+  for (const Hosts* hp : both_families()) {
+    const Hosts& h = *hp;
+    SCOPED_TRACE(h.name);
+    load("");
+    const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(120, 'x'));
+    std::vector<std::pair<size_t, size_t>> pieces;
+    for (size_t off = 0; off < 80; off += 8) pieces.emplace_back(off, 8);
+    pieces.emplace_back(80, ip_payload(k) - 80);  // 11 fragments; rte_ip_frag holds 8
+    EXPECT_EQ(sides(send_all(split(k, pieces, 0x81), true)), kNothing);
+    EXPECT_EQ(drops(DropReason::kFragTooMany), 8u) << "the datagram dies at its ninth fragment";
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 3) << "the last three start a new datagram";
+    expect_accounted();
+  }
+}
+
+TEST_F(FragmentTest, OversizeDatagramIsDroppedOrPassed) {
+  for (const config::FailAction action : {config::FailAction::kDrop, config::FailAction::kPass}) {
+    SCOPED_TRACE(config::to_string(action));
+    const Hosts& h = hosts4();
+    config::Config cfg;
+    cfg.fragments.max_datagram_size = 600;
+    cfg.failure.frag_oversize = action;
+    load("", cfg);
+    const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(900, 'x'));
+    const auto f = split(k, {{0, 504}, {504, ip_payload(k) - 504}}, 0x91);
+    EXPECT_EQ(sides(send_frame(f[0], true)), kNothing) << "within the bound: held";
+    const auto out = send_frame(f[1], true);
+    if (action == config::FailAction::kDrop) {
+      EXPECT_EQ(sides(out), kNothing);
+      EXPECT_EQ(drops(DropReason::kFragOversize), 1u);
+    } else {
+      EXPECT_EQ(sides(out), kToCoreOnly);
+      EXPECT_EQ(passed(DropReason::kFragOversize), 1u);
+    }
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 1);
+    expect_accounted();
+  }
+}
+
+TEST_F(FragmentTest, IncompleteDatagramTimesOut) {
+  for (const config::FailAction action : {config::FailAction::kDrop, config::FailAction::kPass}) {
+    SCOPED_TRACE(config::to_string(action));
+    const Hosts& h = hosts6();
+    config::Config cfg;
+    cfg.fragments.timeout = 1;
+    cfg.failure.frag_timeout = action;
+    load("", cfg);
+    const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(100, 'x'));
+    const auto f = split(k, {{0, 48}, {48, ip_payload(k) - 48}}, 0xa1);
+    EXPECT_EQ(sides(send_frame(f[0], true)), kNothing);
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    // The next poll gives the datagram up; an unrelated frame carries it.
+    const auto out = send(udp(h, true, h.vendor, 5353, h.other, 53, "unrelated"));
+    if (action == config::FailAction::kDrop) {
+      EXPECT_EQ(sides(out), kToCoreOnly);
+      EXPECT_EQ(drops(DropReason::kFragTimeout), 1u);
+    } else {
+      EXPECT_EQ(sides(out), (std::vector<std::string>{"core", "core"}));
+      EXPECT_EQ(passed(DropReason::kFragTimeout), 1u);
+    }
+    EXPECT_EQ(worker_->counters().fragments.held.get(), 0);
+    expect_accounted();
+  }
+}
+
+TEST_F(FragmentTest, TableFullRefusesNewDatagrams) {
+  const Hosts& h = hosts4();
+  for (const bool by_datagrams : {true, false}) {
+    SCOPED_TRACE(by_datagrams ? "max_datagrams" : "max_fragments");
+    config::Config cfg;
+    cfg.fragments.max_datagrams = by_datagrams ? 16 : 1024;
+    cfg.fragments.max_fragments = 64;
+    load("", cfg);
+    const uint32_t bound = by_datagrams ? 16 : 64;
+    for (uint32_t id = 0; id <= bound; ++id) {
+      const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(100, 'x'));
+      EXPECT_EQ(sides(send_frame(split(k, {{0, 48}}, 0x1000 + id)[0], true)), kNothing);
+    }
+    EXPECT_EQ(drops(DropReason::kFragTableFull), 1u);
+    EXPECT_EQ(worker_->counters().fragments.held.get(), static_cast<int64_t>(bound));
+    expect_accounted();
+  }
+}
+
+// Fragments that could never be reassembled are malformed, per side.
+TEST_F(FragmentTest, EmptyOrMisalignedFragmentsAreMalformed) {
+  const Hosts& h = hosts4();
+  load("");  // the fixture passes malformed frames from the vendor side
+  const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(100, 'x'));
+  EXPECT_EQ(sides(send_frame(split(k, {{0, 12}}, 0xb1)[0], true)), kToCoreOnly) << "12 bytes, more to come";
+  EXPECT_EQ(passed(DropReason::kIpv4BadFragment), 1u);
+  config::Config cfg;
+  cfg.failure.malformed_core = config::FailAction::kDrop;
+  load("", cfg);
+  const Ip from_core = udp(h, false, h.other, 53, h.vendor, 5353, std::string(100, 'x'));
+  EXPECT_EQ(sides(send_frame(split(from_core, {{0, 12}}, 0xb2)[0], false)), kNothing);
+  EXPECT_EQ(drops(DropReason::kIpv4BadFragment), 1u);
+  EXPECT_EQ(worker_->counters().fragments.held.get(), 0);
+  expect_accounted();
 }
