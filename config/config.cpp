@@ -159,7 +159,7 @@ void read_network(const toml::table& root, NetworkConfig& network) {
 
 void read_failure(const toml::table& root, FailureConfig& failure) {
   const Section section(root, "failure", {"malformed_vendor", "malformed_core", "bad_checksum",
-                                          "reassembly_overflow", "spoofed_source", "flow_table_full",
+                                          "reassembly_overflow", "spoofed_source", "flow_table_full", "depth_reached",
                                           "frag_overlap", "frag_too_many", "frag_oversize", "frag_timeout",
                                           "frag_table_full"});
   section.read("malformed_vendor", kFailActionNames, failure.malformed_vendor);
@@ -168,6 +168,7 @@ void read_failure(const toml::table& root, FailureConfig& failure) {
   section.read("reassembly_overflow", kFailActionNames, failure.reassembly_overflow);
   section.read("spoofed_source", kFailActionNames, failure.spoofed_source);
   section.read("flow_table_full", kFailActionNames, failure.flow_table_full);
+  section.read("depth_reached", kFailActionNames, failure.depth_reached);
   section.read("frag_overlap", kFailActionNames, failure.frag_overlap);
   section.read("frag_too_many", kFailActionNames, failure.frag_too_many);
   section.read("frag_oversize", kFailActionNames, failure.frag_oversize);
@@ -286,6 +287,7 @@ std::string dump_config(const Config& config) {
                               {"reassembly_overflow", to_string(config.failure.reassembly_overflow)},
                               {"spoofed_source", to_string(config.failure.spoofed_source)},
                               {"flow_table_full", to_string(config.failure.flow_table_full)},
+                              {"depth_reached", to_string(config.failure.depth_reached)},
                               {"frag_overlap", to_string(config.failure.frag_overlap)},
                               {"frag_too_many", to_string(config.failure.frag_too_many)},
                               {"frag_oversize", to_string(config.failure.frag_oversize)},

@@ -94,6 +94,7 @@ struct FailureConfig {
   FailAction reassembly_overflow = FailAction::kPass;  // out-of-order buffer overflowed
   FailAction spoofed_source = FailAction::kDrop;     // vendor-port IP source outside vendor_nets
   FailAction flow_table_full = FailAction::kPass;    // new flow, table full of unevictable flows
+  FailAction depth_reached = FailAction::kPass;      // flow direction past [flows] inspect_depth
   // IP fragments that cannot make a datagram; pass forwards them uninspected.
   FailAction frag_overlap = FailAction::kDrop;     // overlapping or duplicate fragments
   FailAction frag_too_many = FailAction::kDrop;    // more fragments than a datagram may have

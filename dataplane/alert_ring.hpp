@@ -23,6 +23,8 @@ enum class Anomaly : uint32_t {
   kOverlapConflict = 1,     // a retransmission carried bytes different from those first seen
   kReassemblyOverflow = 2,  // a flow direction's out-of-order bytes outgrew its buffer (the
                             // flow is no longer inspected, or dropped, per [failure])
+  kDepthReached = 3,        // a flow direction reached [flows] inspect_depth under
+                            // [failure] depth_reached = "drop" (the flow is dropped)
 };
 
 struct AnomalyInfo {
@@ -32,12 +34,13 @@ struct AnomalyInfo {
   uint8_t severity;
 };
 
-inline constexpr std::array<AnomalyInfo, 2> kAnomalies = {{
+inline constexpr std::array<AnomalyInfo, 3> kAnomalies = {{
     {Anomaly::kOverlapConflict, "SENTINEL STREAM retransmission with data different from the bytes first seen",
      "protocol-command-decode", 2},
     {Anomaly::kReassemblyOverflow,
      "SENTINEL STREAM reassembly buffer overflow, flow no longer inspected",
      "protocol-command-decode", 3},
+    {Anomaly::kDepthReached, "SENTINEL STREAM inspection depth reached, flow dropped", "protocol-command-decode", 3},
 }};
 
 class AlertRing {

@@ -51,7 +51,8 @@ namespace sentinel::dataplane {
   X(kFragTooMany, "frag_too_many", kDataplane)              /* more fragments than rte_ip_frag holds */\
   X(kFragOversize, "frag_oversize", kDataplane)             /* ends past [fragments] max_datagram_size */\
   X(kFragTimeout, "frag_timeout", kDataplane)               /* datagram incomplete at its timeout */\
-  X(kFragTableFull, "frag_table_full", kDataplane)          /* no room to hold the fragment */
+  X(kFragTableFull, "frag_table_full", kDataplane)          /* no room to hold the fragment */ \
+  X(kDepthReached, "depth_reached", kDataplane)             /* [flows] inspect_depth, fail closed */
 
 enum class DropKind : uint8_t { kNotADrop, kMalformed, kDataplane };
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "dataplane/fragments.hpp"
 #include "dataplane/setup_error.hpp"
 
 namespace sentinel::dataplane {
@@ -106,13 +107,18 @@ bool reserve_hugepages(unsigned mib, std::string& note) {
   return true;
 }
 
+// rte_ip_frag (22.11) logs every table it creates at INFO under the USER1 type.
+constexpr const char* kQuietIpFrag = "user1:warning";
+
 }  // namespace
 
-unsigned memory_mib_for(unsigned mbufs, uint64_t flows) noexcept {
+unsigned memory_mib_for(unsigned mbufs, uint64_t flows, const config::FragmentsConfig& fragments,
+                        unsigned workers) noexcept {
   const unsigned long per_mbuf = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + 64;
   // A flow: its 128-byte entry plus the rte_hash key slot, bucket share and ext buckets.
   constexpr uint64_t kPerFlow = 320;
-  return static_cast<unsigned>((mbufs * per_mbuf + flows * kPerFlow) / (1024 * 1024)) + 96;
+  const uint64_t bytes = mbufs * per_mbuf + flows * kPerFlow + workers * Reassembler::memory_bytes(fragments);
+  return static_cast<unsigned>(bytes / (1024 * 1024)) + 96;
 }
 
 bool is_pci_address(const std::string& port) noexcept {
@@ -142,9 +148,9 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
   if (mode == RunMode::kReplay) {
     // Not pinned: parallel replays share the CPUs the scheduler gives them.
     add({"--lcores", "0@(" + join(cpus) + ")", "--no-huge", "-m",
-         std::to_string(memory_mib_for(kReplayMbufs, config.flows.capacity)), "--no-pci", "--no-shconf",
+         std::to_string(memory_mib_for(kReplayMbufs, config.flows.capacity, config.fragments, 1)), "--no-pci", "--no-shconf",
          "--no-telemetry", "--file-prefix", "sentinel-replay-" + std::to_string(::getpid()),
-         "--log-level", "lib.eal:warning"});
+         "--log-level", "lib.eal:warning", "--log-level", kQuietIpFrag});
     plan.memory_note = "replay: --no-huge";
   } else {
     const unsigned workers = config.dataplane.workers;
@@ -154,9 +160,9 @@ EalPlan plan_eal(const config::Config& config, RunMode mode,
                        std::to_string(cpus.size()) + " available");
     }
     add({"-l", join(std::vector<unsigned>(cpus.begin(), cpus.begin() + workers + 1)),
-         "--main-lcore", std::to_string(cpus[0]), "--file-prefix", "sentinel"});
-    const unsigned mib = memory_mib_for(config.dataplane.mbufs,
-                                        uint64_t{config.flows.capacity} * config.dataplane.workers);
+         "--main-lcore", std::to_string(cpus[0]), "--file-prefix", "sentinel", "--log-level", kQuietIpFrag});
+    const unsigned mib = memory_mib_for(config.dataplane.mbufs, uint64_t{config.flows.capacity} * workers,
+                                        config.fragments, workers);
     if (config.dataplane.hugepages != config::Hugepages::kOff) {
       std::string why;
       plan.hugepages = reserve_hugepages(mib, why);

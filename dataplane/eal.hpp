@@ -33,9 +33,10 @@ void init_eal(const EalPlan& plan);
 // file prefix created under /var/run/dpdk.
 void cleanup_eal(bool remove_runtime_dir) noexcept;
 
-// EAL memory for a packet pool of `mbufs` and `flows` flow-table entries (all workers), in
-// MiB, with headroom for rings and the EAL.
-[[nodiscard]] unsigned memory_mib_for(unsigned mbufs, uint64_t flows) noexcept;
+// EAL memory for a packet pool of `mbufs`, `flows` flow-table entries (all workers) and
+// `workers` IP reassemblers, in MiB, with headroom for rings and the EAL.
+[[nodiscard]] unsigned memory_mib_for(unsigned mbufs, uint64_t flows, const config::FragmentsConfig& fragments,
+                                      unsigned workers) noexcept;
 
 // True for "0000:03:00.0" or "03:00.0"; everything else is a vdev string.
 [[nodiscard]] bool is_pci_address(const std::string& port) noexcept;

@@ -13,8 +13,16 @@ namespace {
 
 uint16_t read16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
-// rte_ip_frag hashes into two buckets of this many entries each.
+// rte_ip_frag hashes into two buckets of this many entries each; the table holds
+// 2 x buckets x kBucketEntries, so one bucket per kBucketEntries datagrams gives every
+// datagram twice the room it needs (16 candidate slots per key).
 constexpr uint32_t kBucketEntries = 8;
+constexpr uint64_t kTableEntryBytes = 256;  // sizeof(struct ip_frag_pkt), cache-line aligned
+
+uint32_t buckets_for(uint32_t max_datagrams) noexcept {
+  const uint32_t b = max_datagrams / kBucketEntries;
+  return b != 0 ? b : 1;
+}
 
 }  // namespace
 
@@ -22,8 +30,7 @@ Reassembler::Reassembler(const config::FragmentsConfig& config, uint64_t ticks_p
     : max_fragments_(config.max_fragments), max_datagram_size_(config.max_datagram_size) {
   static std::atomic<uint32_t> instances{0};
   const std::string name = "frag_" + std::to_string(instances.fetch_add(1));
-  // Four slots per datagram the table may hold: a full pair of buckets is rare.
-  const uint32_t buckets = (config.max_datagrams * 4 + kBucketEntries - 1) / kBucketEntries;
+  const uint32_t buckets = buckets_for(config.max_datagrams);
   for (size_t d = 0; d < kDirectionCount; ++d) {
     tables_[d] = check_ptr(rte_ip_frag_table_create(buckets, kBucketEntries, config.max_datagrams,
                                                     ticks_per_second * config.timeout, socket),
@@ -39,6 +46,12 @@ Reassembler::Reassembler(const config::FragmentsConfig& config, uint64_t ticks_p
     throw SetupError("rte_pktmbuf_pool_create(" + name + ", " + std::to_string(config.max_fragments) +
                      " fragment copies): " + rte_strerror(err));
   }
+}
+
+uint64_t Reassembler::memory_bytes(const config::FragmentsConfig& config) noexcept {
+  const uint64_t per_copy = RTE_MBUF_DEFAULT_BUF_SIZE + sizeof(rte_mbuf) + RTE_ALIGN(sizeof(Copy), RTE_MBUF_PRIV_ALIGN) + 64;
+  const uint64_t table = uint64_t{rte_align32pow2(buckets_for(config.max_datagrams))} * kBucketEntries * 2 * kTableEntryBytes;
+  return uint64_t{config.max_fragments} * per_copy + kDirectionCount * table;
 }
 
 Reassembler::~Reassembler() {

@@ -66,6 +66,9 @@ class Reassembler {
   [[nodiscard]] static uint32_t wire_bytes(const rte_mbuf* datagram) noexcept;
   [[nodiscard]] static uint32_t count(const rte_mbuf* datagram) noexcept;
 
+  // EAL memory one Reassembler takes (its fragment pool and two tables), in bytes.
+  [[nodiscard]] static uint64_t memory_bytes(const config::FragmentsConfig& config) noexcept;
+
   // [any] Fragments held now.
   [[nodiscard]] uint32_t held() const noexcept { return held_; }
 

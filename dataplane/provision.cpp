@@ -25,6 +25,7 @@ WorkerSetup worker_setup(const config::Config& config, uint16_t vendor_port, uin
   setup.drop_malformed_to_vendor = config.failure.malformed_core == config::FailAction::kDrop;
   setup.drop_bad_checksum = config.failure.bad_checksum == config::FailAction::kDrop;
   setup.drop_reassembly_overflow = config.failure.reassembly_overflow == config::FailAction::kDrop;
+  setup.drop_depth_reached = config.failure.depth_reached == config::FailAction::kDrop;
   setup.flows = config.flows;
   setup.rules = inspection.rules;
   setup.policy = inspection.policy;

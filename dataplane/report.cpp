@@ -43,6 +43,12 @@ void print_summary(std::FILE* out, const RunStats& s) {
       }
     }
   }
+  if (t.fragments.datagrams != 0 || t.fragments.held != 0) {
+    std::fprintf(out, "  %-28s %12llu (from %llu fragments)\n", "datagrams reassembled",
+                 static_cast<unsigned long long>(t.fragments.datagrams),
+                 static_cast<unsigned long long>(t.fragments.fragments));
+    std::fprintf(out, "  %-28s %12lld\n", "fragments held", static_cast<long long>(t.fragments.held));
+  }
   if (s.rx_nombuf != 0) {
     std::fprintf(out, "  %-28s %12llu\n", "rx_nombuf (not processed)",
                  static_cast<unsigned long long>(s.rx_nombuf));
@@ -74,6 +80,9 @@ void write_eve_stats(const std::string& log_dir, const RunStats& s) {
                                  {"forwarded", t.forwarded[d]},
                                  {"dropped", t.dropped[d]}};
   }
+  stats["fragments"] = {{"datagrams", t.fragments.datagrams},
+                        {"fragments", t.fragments.fragments},
+                        {"held", t.fragments.held}};
   stats["drops"] = std::move(drops);
   stats["malformed_passed"] = std::move(passed);
   const nlohmann::ordered_json event = {

@@ -337,7 +337,12 @@ void Worker::scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, c
   if ((ev & kStreamOverlapConflict) != 0) {
     add_pending(rules::kGidAnomalies, static_cast<uint32_t>(Anomaly::kOverlapConflict), 1, rules::Action::kAlert);
   }
-  if ((ev & kStreamDepthReached) != 0) counters_.inspect.depth_reached.add(1);
+  if ((ev & kStreamDepthReached) != 0) {
+    counters_.inspect.depth_reached.add(1);
+    if (setup_.drop_depth_reached) {
+      add_pending(rules::kGidAnomalies, static_cast<uint32_t>(Anomaly::kDepthReached), 1, rules::Action::kDrop);
+    }
+  }
   if ((ev & kStreamOverflow) != 0) {
     counters_.inspect.reassembly_overflows.add(1);
     add_pending(rules::kGidAnomalies, static_cast<uint32_t>(Anomaly::kReassemblyOverflow), 1,
@@ -1026,9 +1031,13 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
   if (!drop) return DropReason::kNone;
   fi.state = FlowInspect::State::kBlocked;
   if (worst == rules::Action::kReject) reject(m, headers, headers_len, rx_port, n_rejects);
-  bool signature = false;
-  for (uint32_t k = n_kept; k < n_pending_; ++k) signature |= pending_[k].gid != rules::kGidAnomalies;
-  return signature ? DropReason::kSignature : DropReason::kReassemblyOverflow;
+  // A signature's drop names the reason; otherwise the stream's own failure does.
+  DropReason why = DropReason::kReassemblyOverflow;
+  for (uint32_t k = n_kept; k < n_pending_; ++k) {
+    if (pending_[k].gid != rules::kGidAnomalies) return DropReason::kSignature;
+    if (pending_[k].sid == static_cast<uint32_t>(Anomaly::kDepthReached)) why = DropReason::kDepthReached;
+  }
+  return why;
 }
 
 template <Direction kDir, bool kReplay>

@@ -60,6 +60,7 @@ struct WorkerSetup {
   bool drop_malformed_to_vendor = false;  // [failure] malformed_core = "drop"
   bool drop_bad_checksum = false;         // [failure] bad_checksum = "drop"
   bool drop_reassembly_overflow = false;  // [failure] reassembly_overflow = "drop"
+  bool drop_depth_reached = false;        // [failure] depth_reached = "drop"
   config::FlowsConfig flows;
   // Live mode: the published generation (dataplane/ruleset.hpp), read once per poll, and
   // the RCU variable the worker reports its quiescent state to once per loop (thread id =

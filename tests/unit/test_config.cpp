@@ -51,6 +51,7 @@ malformed_core = "drop"
 bad_checksum = "drop"
 reassembly_overflow = "drop"
 flow_table_full = "drop"
+depth_reached = "drop"
 frag_overlap = "pass"
 frag_timeout = "pass"
 [fragments]
@@ -93,6 +94,7 @@ verify_checksums = false
   EXPECT_EQ(config.failure.bad_checksum, FailAction::kDrop);
   EXPECT_EQ(config.failure.reassembly_overflow, FailAction::kDrop);
   EXPECT_EQ(config.failure.flow_table_full, FailAction::kDrop);
+  EXPECT_EQ(config.failure.depth_reached, FailAction::kDrop);
   EXPECT_EQ(config.failure.frag_overlap, FailAction::kPass);
   EXPECT_EQ(config.failure.frag_too_many, FailAction::kDrop);
   EXPECT_EQ(config.failure.frag_timeout, FailAction::kPass);
@@ -121,7 +123,7 @@ TEST(Config, DumpRoundTripsNonDefault) {
     config.network.vendor_nets.push_back(parse_cidr(text, why).value());
   }
   config.failure = {FailAction::kPass, FailAction::kDrop, FailAction::kDrop, FailAction::kDrop, FailAction::kPass,
-                    FailAction::kDrop, FailAction::kPass, FailAction::kPass, FailAction::kDrop, FailAction::kPass,
+                    FailAction::kDrop, FailAction::kDrop, FailAction::kPass, FailAction::kPass, FailAction::kDrop, FailAction::kPass,
                     FailAction::kPass};
   config.fragments = {120, 16, 64, 1500};
   config.rules = {"/srv/r", "", "/srv/c.toml", "/srv/filters", 7};
@@ -153,7 +155,7 @@ TEST(Config, DumpOfDefaultsListsEveryKey) {
         "cache_dir = '/var/cache/sentinel'", "classification = ''", "capacity = 65536",
         "inspect_depth = 1048576", "reassembly_buffer = 4096", "stream_state_max = 4096",
         "timeout_embryonic = 30", "timeout_established = 600", "timeout_closed = 10",
-        "verify_checksums = true", "flow_table_full = 'pass'", "frag_overlap = 'drop'", "frag_too_many = 'drop'",
+        "verify_checksums = true", "flow_table_full = 'pass'", "depth_reached = 'pass'", "frag_overlap = 'drop'", "frag_too_many = 'drop'",
         "frag_oversize = 'drop'", "frag_timeout = 'drop'", "frag_table_full = 'drop'", "timeout = 30",
         "max_datagrams = 1024", "max_fragments = 2048", "max_datagram_size = 65535"}) {
     EXPECT_NE(dumped.find(std::string("\n") + line + "\n"), std::string::npos) << line << "\n"

@@ -500,6 +500,37 @@ TEST_F(WorkerTest, RejectBeatsAlertAndResetsBothEnds) {
   EXPECT_TRUE(send(to_core("reply")).empty());
 }
 
+// [failure] depth_reached: past [flows] inspect_depth a flow direction is forwarded
+// unscanned (pass), or the segment that reaches it and the rest of the flow are dropped.
+TEST_F(WorkerTest, DepthReachedPassesOrDrops) {
+  for (const config::FailAction action : {config::FailAction::kPass, config::FailAction::kDrop}) {
+    SCOPED_TRACE(config::to_string(action));
+    config::Config cfg;
+    cfg.flows.inspect_depth = 16;
+    cfg.failure.depth_reached = action;
+    load(rule(1, "drop", "SECRET"), cfg);
+    EXPECT_EQ(send(to_core("0123456789", 5001)).size(), 1u) << "within the depth";
+    const auto out = send(to_core("abcdefghijSECRETxyz", 5011));  // reaches it at byte 16
+    EXPECT_EQ(worker_->counters().inspect.depth_reached.get(), 1u);
+    const auto after = send(to_core("more", 5030));
+    const auto a = alerts();
+    if (action == config::FailAction::kPass) {
+      EXPECT_EQ(out.size(), 1u);
+      EXPECT_EQ(after.size(), 1u);
+      EXPECT_TRUE(a.empty()) << "SECRET lies past the depth: never scanned";
+      EXPECT_EQ(all_drops(), 0u);
+    } else {
+      EXPECT_TRUE(out.empty());
+      EXPECT_TRUE(after.empty());
+      EXPECT_EQ(drops(DropReason::kDepthReached), 1u);
+      EXPECT_EQ(drops(DropReason::kFlowBlocked), 1u);
+      ASSERT_EQ(a.size(), 1u);
+      EXPECT_EQ(a[0].gid, rules::kGidAnomalies);
+      EXPECT_EQ(a[0].sid, static_cast<uint32_t>(Anomaly::kDepthReached));
+    }
+  }
+}
+
 TEST_F(WorkerTest, UdpRejectSendsPortUnreachable) {
   load(rule(1, "reject", "EVIL", "proto = \"udp\"\n"));
   Pkt k = to_vendor("EVIL");
@@ -2077,19 +2108,29 @@ TEST_F(FragmentTest, OverlapWithConflictingBytesIsDroppedOrPassed) {
   }
 }
 
-TEST_F(FragmentTest, TooManyFragmentsAreDropped) {
+TEST_F(FragmentTest, TooManyFragmentsAreDroppedOrPassed) {
   for (const Hosts* hp : both_families()) {
-    const Hosts& h = *hp;
-    SCOPED_TRACE(h.name);
-    load("");
-    const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(120, 'x'));
-    std::vector<std::pair<size_t, size_t>> pieces;
-    for (size_t off = 0; off < 80; off += 8) pieces.emplace_back(off, 8);
-    pieces.emplace_back(80, ip_payload(k) - 80);  // 11 fragments; rte_ip_frag holds 8
-    EXPECT_EQ(sides(send_all(split(k, pieces, 0x81), true)), kNothing);
-    EXPECT_EQ(drops(DropReason::kFragTooMany), 8u) << "the datagram dies at its ninth fragment";
-    EXPECT_EQ(worker_->counters().fragments.held.get(), 3) << "the last three start a new datagram";
-    expect_accounted();
+    for (const config::FailAction action : {config::FailAction::kDrop, config::FailAction::kPass}) {
+      const Hosts& h = *hp;
+      SCOPED_TRACE(std::string(h.name) + " " + config::to_string(action));
+      config::Config cfg;
+      cfg.failure.frag_too_many = action;
+      load("", cfg);
+      const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(120, 'x'));
+      std::vector<std::pair<size_t, size_t>> pieces;
+      for (size_t off = 0; off < 80; off += 8) pieces.emplace_back(off, 8);
+      pieces.emplace_back(80, ip_payload(k) - 80);  // 11 fragments; rte_ip_frag holds 8
+      const auto out = send_all(split(k, pieces, 0x81), true);
+      if (action == config::FailAction::kDrop) {
+        EXPECT_EQ(sides(out), kNothing);
+        EXPECT_EQ(drops(DropReason::kFragTooMany), 8u) << "the datagram dies at its ninth fragment";
+      } else {
+        EXPECT_EQ(out.size(), 8u) << "forwarded uninspected";
+        EXPECT_EQ(passed(DropReason::kFragTooMany), 8u);
+      }
+      EXPECT_EQ(worker_->counters().fragments.held.get(), 3) << "the last three start a new datagram";
+      expect_accounted();
+    }
   }
 }
 
@@ -2147,19 +2188,29 @@ TEST_F(FragmentTest, IncompleteDatagramTimesOut) {
 TEST_F(FragmentTest, TableFullRefusesNewDatagrams) {
   const Hosts& h = hosts4();
   for (const bool by_datagrams : {true, false}) {
-    SCOPED_TRACE(by_datagrams ? "max_datagrams" : "max_fragments");
-    config::Config cfg;
-    cfg.fragments.max_datagrams = by_datagrams ? 16 : 1024;
-    cfg.fragments.max_fragments = 64;
-    load("", cfg);
-    const uint32_t bound = by_datagrams ? 16 : 64;
-    for (uint32_t id = 0; id <= bound; ++id) {
+    for (const config::FailAction action : {config::FailAction::kDrop, config::FailAction::kPass}) {
+      SCOPED_TRACE(std::string(by_datagrams ? "max_datagrams " : "max_fragments ") + config::to_string(action));
+      config::Config cfg;
+      cfg.fragments.max_datagrams = by_datagrams ? 16 : 1024;
+      cfg.fragments.max_fragments = 64;
+      cfg.failure.frag_table_full = action;
+      load("", cfg);
+      const uint32_t bound = by_datagrams ? 16 : 64;
       const Ip k = udp(h, true, h.vendor, 5353, h.other, 53, std::string(100, 'x'));
-      EXPECT_EQ(sides(send_frame(split(k, {{0, 48}}, 0x1000 + id)[0], true)), kNothing);
+      for (uint32_t id = 0; id < bound; ++id) {
+        EXPECT_EQ(sides(send_frame(split(k, {{0, 48}}, 0x1000 + id)[0], true)), kNothing);
+      }
+      const auto out = send_frame(split(k, {{0, 48}}, 0x1000 + bound)[0], true);
+      if (action == config::FailAction::kDrop) {
+        EXPECT_EQ(sides(out), kNothing);
+        EXPECT_EQ(drops(DropReason::kFragTableFull), 1u);
+      } else {
+        EXPECT_EQ(sides(out), kToCoreOnly);
+        EXPECT_EQ(passed(DropReason::kFragTableFull), 1u);
+      }
+      EXPECT_EQ(worker_->counters().fragments.held.get(), static_cast<int64_t>(bound));
+      expect_accounted();
     }
-    EXPECT_EQ(drops(DropReason::kFragTableFull), 1u);
-    EXPECT_EQ(worker_->counters().fragments.held.get(), static_cast<int64_t>(bound));
-    expect_accounted();
   }
 }
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.inet import IPOption_NOP, IPOption_RR
 from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 
@@ -592,11 +592,52 @@ def jumbo_segments(cap):
 
 
 # Cases that replay the frames of another case under other rules or another config.
+def udp_fragments(cap, src, dst, payload, ident, pieces, order=None, rewrite=None):
+    """One UDP datagram cut into IP fragments: pieces = [(offset, length)] of the IP payload
+    (UDP header included; length None = the rest), sent in `order` (indexes; default as given). `rewrite` maps a
+    piece index to bytes that replace its data (an overlap that says something else)."""
+    v6 = ":" in src[0]
+    whole = bytes((IPv6(src=src[0], dst=dst[0]) if v6 else IP(src=src[0], dst=dst[0]))
+                  / UDP(sport=src[1], dport=dst[1]) / payload)
+    body = whole[40:] if v6 else whole[20:]
+    first = None
+    for i in order or range(len(pieces)):
+        off, length = pieces[i]
+        length = len(body) - off if length is None else length
+        data = rewrite[i] if rewrite and i in rewrite else body[off:off + length]
+        more = off + length < len(body)
+        if v6:
+            ip = (IPv6(src=src[0], dst=dst[0], hlim=64)
+                  / IPv6ExtHdrFragment(nh=17, offset=off // 8, m=int(more), id=ident))
+        else:
+            ip = IP(src=src[0], dst=dst[0], id=ident, ttl=64, proto=17, flags="MF" if more else 0,
+                    frag=off // 8)
+        n = cap.add(l2(src[0], dst[0]) / ip / data, f"fragment {off}+{length} of {ident:#x}{' MF' if more else ''}")
+        first = first or n
+    return first
+
+
+@case
+def ip_fragments(cap):
+    cli, srv = (CORE_HOST, 50000), (VENDOR_BOX, 161)
+    # The UDP header is 8 bytes: the markers start at IP payload offset 12, across the cut at 16.
+    udp_fragments(cap, cli, srv, b"....EVIL_MARKER.........................end", 0x3001,
+                  [(0, 16), (16, 16), (32, None)])                                 # 1-3 in order
+    cli6, srv6 = (CORE_HOST6, 50006), (VENDOR_BOX6, 161)
+    udp_fragments(cap, cli6, srv6, b"....DROP_ME...............................end", 0x3002,
+                  [(0, 16), (16, 16), (32, None)], order=[2, 0, 1])                # 4-6 last first
+    benign = b"....................harmless......"
+    udp_fragments(cap, cli, srv, benign, 0x3003, [(0, 24), (16, None)],
+                  rewrite={1: b"DROP_ME!" + benign[8 + 8:]})                       # 7-8 overlap
+    udp(cap, cli, srv, b"an ordinary datagram", 0x3004)                            # 9
+
+
 CASES["out_of_order_drop"] = out_of_order
 CASES["bad_checksum_ignored"] = bad_checksum_drop
 CASES["reassembly_overflow_drop"] = reassembly_overflow
 CASES["gid_namespaces"] = constraints
 CASES["bad_checksum_pass"] = bad_checksum_drop
+CASES["ip_fragments_overlap_pass"] = ip_fragments
 
 
 def build(name):
