@@ -3,10 +3,11 @@
 BUILD_DIR ?= build
 RELEASE := $(BUILD_DIR)/release
 ASAN := $(BUILD_DIR)/asan
+FUZZ := $(BUILD_DIR)/fuzz
 PACKAGES := $(shell sed -e 's/\#.*//' board/packages.txt)
 SUITES := --suite unit --suite integration --suite e2e
 
-.PHONY: all deps build build-asan test demo bench clean
+.PHONY: all deps build build-asan build-fuzz test demo bench clean
 
 all: build
 
@@ -30,12 +31,20 @@ build-asan: deps
 	    -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(ASAN)
 
-# Runs every suite on the release and the sanitizer build, then prints one closing line.
-test: build build-asan
+# libFuzzer targets only (tests/fuzz/README.md): clang, sanitizers, coverage instrumentation.
+build-fuzz: deps
+	@[ -f $(FUZZ)/build.ninja ] || CC=clang CXX=clang++ meson setup $(FUZZ) -Dfuzz=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized
+	ninja -C $(FUZZ)
+
+# Runs every suite on the release and the sanitizer build, a minute of fuzzing per fuzz
+# target, then prints one closing line.
+test: build build-asan build-fuzz
 	@status=0; \
 	meson test -C $(RELEASE) $(SUITES) --print-errorlogs || status=1; \
 	meson test -C $(ASAN) $(SUITES) --print-errorlogs || status=1; \
-	/usr/bin/python3 tests/summarize.py $(RELEASE) $(ASAN) || status=1; \
+	meson test -C $(FUZZ) --suite fuzz --print-errorlogs || status=1; \
+	/usr/bin/python3 tests/summarize.py $(RELEASE) $(ASAN) $(FUZZ) || status=1; \
 	exit $$status
 
 demo: build
