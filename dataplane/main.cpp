@@ -61,9 +61,17 @@ void print_loaded(const config::Config& c, const LoadedSignatures& sigs) {
   std::printf("  failure: malformed_vendor %s, malformed_core %s\n",
               config::to_string(c.failure.malformed_vendor), config::to_string(c.failure.malformed_core));
   std::printf("  log: dir %s, level %s\n", c.log.dir.c_str(), c.log.level.c_str());
-  std::printf("  failure: bad_checksum %s, reassembly_overflow %s, spoofed_source %s, flow_table_full %s\n",
-              config::to_string(c.failure.bad_checksum), config::to_string(c.failure.reassembly_overflow),
-              config::to_string(c.failure.spoofed_source), config::to_string(c.failure.flow_table_full));
+  const config::FailureConfig& f = c.failure;
+  std::printf("  failure: bad_checksum %s, reassembly_overflow %s, depth_reached %s, spoofed_source %s, "
+              "flow_table_full %s\n",
+              config::to_string(f.bad_checksum), config::to_string(f.reassembly_overflow),
+              config::to_string(f.depth_reached), config::to_string(f.spoofed_source),
+              config::to_string(f.flow_table_full));
+  std::printf("  failure: frag_overlap %s, frag_too_many %s, frag_oversize %s, frag_timeout %s, frag_table_full %s\n",
+              config::to_string(f.frag_overlap), config::to_string(f.frag_too_many), config::to_string(f.frag_oversize),
+              config::to_string(f.frag_timeout), config::to_string(f.frag_table_full));
+  std::printf("  fragments: timeout %u s, %u datagrams per direction, %u fragments held, datagrams up to %u bytes\n",
+              c.fragments.timeout, c.fragments.max_datagrams, c.fragments.max_fragments, c.fragments.max_datagram_size);
   std::printf("  flows: %u per worker, inspect depth %u, reassembly buffer %u, checksums %s\n",
               c.flows.capacity, c.flows.inspect_depth, c.flows.reassembly_buffer,
               c.flows.verify_checksums ? "verified" : "not verified");
