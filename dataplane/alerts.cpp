@@ -7,6 +7,7 @@
 #include <array>
 #include <new>
 
+#include "config/limits.hpp"
 #include "dataplane/setup_error.hpp"
 
 namespace sentinel::dataplane {
@@ -64,8 +65,11 @@ uint64_t AlertDrain::drain(std::span<AlertRing* const> rings) noexcept {
   std::array<AlertRecord, 256> batch;
   uint64_t n = 0;
   for (AlertRing* ring : rings) {
+    // At most a ring's worth per call: during an alert storm the workers refill the ring
+    // as fast as it drains, and the control loop must still come back to its signals.
     uint32_t got = 0;
-    while ((got = ring->pop(batch.data(), batch.size())) != 0) {
+    for (uint32_t taken = 0; taken < config::kAlertRingSize && (got = ring->pop(batch.data(), batch.size())) != 0;
+         taken += got) {
       for (uint32_t i = 0; i < got; ++i) {
         const AlertCatalog& catalog = catalog_of_(batch[i].generation);
         const AlertMeta& fixed = catalog.meta(batch[i].gid, batch[i].sid);

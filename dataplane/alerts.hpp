@@ -48,7 +48,8 @@ class AlertDrain {
 
   AlertDrain(EveWriter& eve, CatalogOf catalog_of) : eve_(eve), catalog_of_(std::move(catalog_of)) {}
 
-  // [control] Writes every record waiting in `rings`; returns how many.
+  // [control] Writes the records waiting in `rings`, at most a ring's capacity from each
+  // (everything a ring held when the call began); returns how many.
   uint64_t drain(std::span<AlertRing* const> rings) noexcept;
 
   [[nodiscard]] uint64_t written() const noexcept { return written_; }

@@ -78,11 +78,11 @@ Worker::Worker(const WorkerSetup& setup, uint32_t id) : setup_(setup) {
 
   inspect_.reset(new FlowInspect[fl.capacity]);
   // Untouched pages of these stay unbacked: only flows that carry data touch their share.
-  ooo_.reset(new uint8_t[size_t{fl.capacity} * 2 * fl.reassembly_buffer + 1]);
+  ooo_ = Reserved<uint8_t>(size_t{fl.capacity} * 2 * fl.reassembly_buffer, "reassembly buffers");
   // Room for the largest item bitmap any generation may bring: its stream state and bitmap
   // must fit [flows] stream_state_max together (load_signatures checks).
   item_words_ = fl.stream_state_max / sizeof(uint64_t);
-  items_.reset(new uint64_t[size_t{fl.capacity} * 2 * item_words_ + 1]);
+  items_ = Reserved<uint64_t>(size_t{fl.capacity} * 2 * item_words_, "item bitmaps");
   stream_pool_ = std::make_unique<StreamStatePool>(fl.capacity * 2, fl.stream_state_max);
   if (setup_.published != nullptr) {
     published_ = setup_.published;

@@ -2,7 +2,6 @@
 #include "dataplane/stream_pool.hpp"
 
 #include <hs/hs.h>
-#include <sys/mman.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -34,20 +33,11 @@ void route_free(void* p) {
 
 StreamStatePool::StreamStatePool(uint32_t slots, uint32_t slot_bytes)
     : slots_(slots), slot_bytes_((slot_bytes + 63u) & ~63u), free_(new uint32_t[slots]) {
-  const size_t bytes = size_t{slots_} * slot_bytes_;
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) {
-    throw SetupError("mmap(" + std::to_string(bytes) + " bytes of Hyperscan stream state): " +
-                     std::strerror(errno));
-  }
-  base_ = static_cast<uint8_t*>(p);
+  region_ = Reserved<uint8_t>(size_t{slots_} * slot_bytes_, "Hyperscan stream state");
+  base_ = region_.get();
   // Lowest slots on top: the first flows use the start of the region.
   for (uint32_t i = 0; i < slots_; ++i) free_[i] = slots_ - 1 - i;
   free_count_ = slots_;
-}
-
-StreamStatePool::~StreamStatePool() {
-  if (base_ != nullptr) ::munmap(base_, size_t{slots_} * slot_bytes_);
 }
 
 void* StreamStatePool::take(size_t bytes) noexcept {

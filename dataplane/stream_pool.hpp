@@ -14,13 +14,14 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/reserved.hpp"
+
 namespace sentinel::dataplane {
 
 class StreamStatePool {
  public:
   // [control] Reserves `slots` slots of `slot_bytes` each. Throws SetupError.
   StreamStatePool(uint32_t slots, uint32_t slot_bytes);
-  ~StreamStatePool();
   StreamStatePool(const StreamStatePool&) = delete;
   StreamStatePool& operator=(const StreamStatePool&) = delete;
 
@@ -42,6 +43,7 @@ class StreamStatePool {
   static void bind_to_this_thread(StreamStatePool* pool) noexcept;
 
  private:
+  Reserved<uint8_t> region_;
   uint8_t* base_ = nullptr;
   uint32_t slots_ = 0;
   uint32_t slot_bytes_ = 0;

@@ -29,6 +29,7 @@
 #include "dataplane/generation.hpp"
 #include "dataplane/packet.hpp"
 #include "dataplane/policy_state.hpp"
+#include "dataplane/reserved.hpp"
 #include "dataplane/stream.hpp"
 #include "dataplane/stream_pool.hpp"
 #include "rules/matcher.hpp"
@@ -256,8 +257,8 @@ class alignas(64) Worker {
 
   std::unique_ptr<FlowTable> flow_table_;
   std::unique_ptr<FlowInspect[]> inspect_;
-  std::unique_ptr<uint8_t[]> ooo_;          // reassembly buffers: 2 per flow slot (one per end)
-  std::unique_ptr<uint64_t[]> items_;       // item bitmaps: 2 per flow slot
+  Reserved<uint8_t> ooo_;                   // reassembly buffers: 2 per flow slot (one per end)
+  Reserved<uint64_t> items_;                // item bitmaps: 2 per flow slot
   size_t item_words_ = 0;
   std::unique_ptr<StreamStatePool> stream_pool_;
   std::unique_ptr<AlertRing> alert_ring_;
