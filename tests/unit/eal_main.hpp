@@ -16,13 +16,15 @@
 
 namespace sentinel::test {
 
+// `extra`: more EAL arguments (a --vdev, say).
 inline int run_tests_with_eal(int argc, char** argv, const std::string& name, const char* memory_mb,
-                              const std::function<void()>& setup = {}) {
+                              const std::function<void()>& setup = {}, const std::vector<std::string>& extra = {}) {
   ::testing::InitGoogleTest(&argc, argv);
   const std::string prefix = name + "-" + std::to_string(getpid());
   std::vector<std::string> args = {name, "--no-huge", "-m", memory_mb, "--no-pci", "--no-shconf",
                                    "--no-telemetry", "--file-prefix", prefix, "--lcores", "0@(0-1)",
                                    "--log-level", "lib.eal:error", "--log-level", "pmd.*:error"};
+  args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> eal_argv;
   for (std::string& a : args) eal_argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {

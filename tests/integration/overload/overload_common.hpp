@@ -48,6 +48,7 @@
 #include "rules/loader.hpp"
 #include "rules/policy.hpp"
 #include "rules/policy_classifier.hpp"
+#include "tests/unit/eal_main.hpp"
 
 namespace sentinel::overload {
 
@@ -64,31 +65,18 @@ inline constexpr bool kAsan = false;
 // ---------------------------------------------------------------------------------------
 // EAL
 
-// main() of a scenario: gtest, then a private EAL (no hugepages, no PCI, lcore 0 allowed on
-// both CPUs, file prefix "<name>-<pid>", `extra` arguments such as --vdev), `setup`, the
-// tests, then the EAL's runtime directory removed.
+// main() of a scenario: the unit tests' (a private EAL, `extra` arguments such as --vdev),
+// with the stream allocator installed before `setup`.
 inline int run_with_eal(int argc, char** argv, const std::string& name, unsigned memory_mb,
                         const std::vector<std::string>& extra = {}, const std::function<void()>& setup = {}) {
-  ::testing::InitGoogleTest(&argc, argv);
-  const std::string prefix = name + "-" + std::to_string(getpid());
-  std::vector<std::string> args = {name, "--no-huge", "-m", std::to_string(memory_mb), "--no-pci", "--no-shconf",
-                                   "--no-telemetry", "--file-prefix", prefix, "--lcores", "0@(0-1)",
-                                   "--log-level", "lib.eal:error", "--log-level", "pmd.*:error"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  std::vector<char*> eal_argv;
-  for (std::string& a : args) eal_argv.push_back(a.data());
-  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
-    std::fprintf(stderr, "rte_eal_init failed\n");
-    return 1;
-  }
-  const std::filesystem::path runtime_dir = rte_eal_get_runtime_dir();
-  dataplane::install_stream_allocator();
-  if (setup) setup();
-  const int rc = RUN_ALL_TESTS();
-  (void)rte_eal_cleanup();
-  std::error_code ec;
-  std::filesystem::remove_all(runtime_dir, ec);
-  return rc;
+  const std::string memory = std::to_string(memory_mb);
+  return test::run_tests_with_eal(
+      argc, argv, name, memory.c_str(),
+      [&] {
+        dataplane::install_stream_allocator();
+        if (setup) setup();
+      },
+      extra);
 }
 
 // ---------------------------------------------------------------------------------------
