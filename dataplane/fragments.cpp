@@ -114,10 +114,11 @@ rte_mbuf* Reassembler::add(Direction dir, rte_mbuf* m, const PacketInfo& pkt, ui
   uint32_t cut_len = 0;
   uint32_t l3_len = 0;
   uint32_t offset = 0;
-  const uint32_t length = pkt.payload_len;
+  uint32_t length = 0;  // the fragment's bytes of the datagram (a first fragment's L4 header included)
   if (v4) {
     const uint8_t* ip = static_cast<const uint8_t*>(rte_pktmbuf_read(m, l3, 20, scratch));
     l3_len = static_cast<uint32_t>(ip[0] & 0x0f) * 4;
+    length = read16(ip + 2) - l3_len;
     const uint16_t frag = read16(ip + 6);
     offset = static_cast<uint32_t>(frag & 0x1fff) * 8;
   } else {
@@ -125,7 +126,9 @@ rte_mbuf* Reassembler::add(Direction dir, rte_mbuf* m, const PacketInfo& pkt, ui
     // out the extension headers before it (hop-by-hop, routing, destination options), which
     // only the receiver's path needs.
     uint32_t off = l3 + 40;
-    uint8_t next = static_cast<const uint8_t*>(rte_pktmbuf_read(m, l3, 40, scratch))[6];
+    const uint8_t* ip6 = static_cast<const uint8_t*>(rte_pktmbuf_read(m, l3, 40, scratch));
+    const uint32_t end_of_payload = l3 + 40 + read16(ip6 + 4);
+    uint8_t next = ip6[6];
     while (next != 44) {
       const uint8_t* h = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, 2, scratch));
       off += next == 51 ? (static_cast<uint32_t>(h[1]) + 2) * 4 : (static_cast<uint32_t>(h[1]) + 1) * 8;
@@ -136,6 +139,7 @@ rte_mbuf* Reassembler::add(Direction dir, rte_mbuf* m, const PacketInfo& pkt, ui
     const uint8_t* fh = static_cast<const uint8_t*>(rte_pktmbuf_read(m, off, 8, scratch));
     const uint16_t fo = read16(fh + 2);
     offset = fo & 0xfff8u;
+    length = end_of_payload - (off + 8);
     l3_len = 48;
   }
   const uint32_t end = offset + length;
