@@ -35,6 +35,7 @@ using sentinel::dataplane::Reassembler;
 using sentinel::fuzz::Input;
 
 constexpr uint64_t kTicksPerSecond = 1000;
+constexpr uint32_t kMaxDatagramSize = 1500;  // [fragments] max_datagram_size of the target
 rte_mempool* g_pool = nullptr;
 std::unique_ptr<Reassembler> g_reassembler;
 std::string g_runtime_dir;
@@ -170,6 +171,13 @@ FUZZ_MODEL void bury(const DeadFragment* dead, uint32_t n, std::vector<Held>& he
                static_cast<unsigned>(dead[k].why));
     FUZZ_CHECK(outstanding.erase(dead[k].original) == 1, "dead fragment %p returned twice or never given",
                static_cast<void*>(dead[k].original));
+    for (const Held& h : held) {
+      if (h.original != dead[k].original) continue;
+      const bool beyond = h.offset + h.payload.size() > kMaxDatagramSize;
+      // Oversize exactly when the fragment ends past the bound.
+      FUZZ_CHECK(beyond == (dead[k].why == DropReason::kFragOversize), "a fragment ending at %zu dead for reason %u",
+                 h.offset + h.payload.size(), static_cast<unsigned>(dead[k].why));
+    }
     std::erase_if(held, [&](const Held& h) { return h.original == dead[k].original; });
     rte_pktmbuf_free(dead[k].original);
   }
@@ -195,7 +203,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** argv) {
   config.timeout = 1;
   config.max_datagrams = 16;
   config.max_fragments = 64;
-  config.max_datagram_size = 1500;
+  config.max_datagram_size = kMaxDatagramSize;
   g_reassembler = std::make_unique<Reassembler>(config, kTicksPerSecond, static_cast<int>(rte_socket_id()));
   if (g_pool == nullptr) std::abort();
   return 0;
