@@ -916,6 +916,33 @@ bool Worker::segment_usable(rte_mbuf* m, const uint8_t* headers, const PacketInf
   return true;
 }
 
+// The per-packet scan of an IP frame without a flow (the full table refused it), after its
+// filter alerts: its verdict, alerts left pending. A pass rule drops the scan's alerts.
+DropReason Worker::scan_unflowed(rte_mbuf* m, Direction dir, uint16_t rx_port, uint16_t& n_rejects) noexcept {
+  const uint8_t* headers = rte_pktmbuf_mtod(m, const uint8_t*);
+  uint32_t headers_len = m->data_len;
+  if (m->nb_segs > 1) {
+    headers_len = m->pkt_len < kHeaderScratch ? m->pkt_len : kHeaderScratch;
+    headers = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, headers_len, header_scratch_));
+  }
+  const uint32_t n_kept = n_pending_;
+  lost_worst_ = rules::Action::kAlert;
+  pass_matched_ = false;
+  scan_packet(m, headers, dir);
+  if (pass_matched_) {
+    n_pending_ = n_kept;
+    n_lost_ = 0;
+    return DropReason::kNone;
+  }
+  rules::Action worst = lost_worst_;
+  for (uint32_t k = n_kept; k < n_pending_; ++k) {
+    if (precedence(pending_[k].action) > precedence(worst)) worst = pending_[k].action;
+  }
+  if (worst == rules::Action::kReject) reject(m, headers, headers_len, rx_port, n_rejects);
+  return worst == rules::Action::kDrop || worst == rules::Action::kReject ? DropReason::kSignature
+                                                                          : DropReason::kNone;
+}
+
 template <Direction kDir>
 DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) noexcept {
   const FlowLookup& fl = flows_[i];
@@ -931,13 +958,17 @@ DropReason Worker::inspect(uint16_t i, uint16_t rx_port, uint16_t& n_rejects) no
       if (refused) counters_.malformed_passed[static_cast<size_t>(DropReason::kFlowTableFull)].add(1);
       if (policy_ != nullptr && !passed) why = police_frame<kDir>(i);
     }
-    if (n_filter_alerts_[i] != 0) {
-      cur_pkt_ = &pkt;
-      n_pending_ = 0;
-      n_lost_ = 0;
-      add_filter_alerts(i);
-      emit_alerts(0, m, kDir, why != DropReason::kNone);
+    cur_pkt_ = &pkt;
+    n_pending_ = 0;
+    n_lost_ = 0;
+    add_filter_alerts(i);
+    // Per-packet rules need no flow: a refused datagram that the policy let through is
+    // still scanned (a TCP segment is not: its rules match the stream, which has no flow).
+    if (refused && why == DropReason::kNone && !passed && pkt.ip_proto != ip_proto::kTcp &&
+        (pkt.flags & kFlagHasL4) != 0) [[unlikely]] {
+      why = scan_unflowed(m, kDir, rx_port, n_rejects);
     }
+    if (n_pending_ != 0) emit_alerts(0, m, kDir, why != DropReason::kNone);
     return why;
   }
   FlowInspect& fi = inspect_[flow_table_->slot_of(fl.entry)];

@@ -227,6 +227,7 @@ class alignas(64) Worker {
   void learn_flow(FlowInspect& fi, const PacketInfo& pkt, Direction dir) noexcept;
   void scan_tcp(FlowInspect& fi, size_t end, Direction dir, rte_mbuf* m, const uint8_t* headers) noexcept;
   void scan_packet(rte_mbuf* m, const uint8_t* headers, Direction dir) noexcept;
+  DropReason scan_unflowed(rte_mbuf* m, Direction dir, uint16_t rx_port, uint16_t& n_rejects) noexcept;
   void on_rule(const rules::CompiledRule& rule, Direction dir) noexcept;
   void add_pending(uint32_t gid, uint32_t sid, uint32_t rev, rules::Action action, uint8_t flags = 0,
                    uint32_t suppressed = 0) noexcept;

@@ -53,7 +53,7 @@ dst_nets = ["192.168.1.53/32"]
 dst_ports = [53]
 )";
 
-// A signature a refused frame cannot meet: refused frames are not scanned.
+// A per-packet signature: a refused datagram is still scanned, packet by packet.
 const char* const kRules = R"([[rule]]
 sid = 1
 msg = "secret"
@@ -156,11 +156,12 @@ void run_case(const char* action, bool with_policy) {
        DropReason::kNone},
       {"no allow", udp(true, kVendorBox, 30001, kOther, 4444), "exfiltrated", !with_policy,
        with_policy ? DropReason::kPolicy : DropReason::kNone},
-      {"allowed, carrying a signature (not scanned without a flow)", udp(true, kVendorBox, 30002, kDns, 53),
-       "SECRET", true, DropReason::kNone},
+      {"allowed, carrying a drop signature (scanned per packet without a flow)",
+       udp(true, kVendorBox, 30002, kDns, 53), "SECRET", false, DropReason::kSignature},
       {"the evicted embryonic flow again", embryonic, "query", true, DropReason::kNone},
   };
   uint64_t expect_policy_drops = 0;
+  uint64_t expect_signature_drops = 0;
   uint64_t expect_refused = 0;
   Json outcomes = Json::array();
   for (const Refused& r : cases) {
@@ -178,6 +179,13 @@ void run_case(const char* action, bool with_policy) {
       EXPECT_EQ(a[0].gid, rules::kGidPolicy);
       EXPECT_EQ(a[0].sid, kPolicySid);
       EXPECT_EQ(a[0].action, rules::Action::kDrop);
+      EXPECT_EQ(a[0].verdict, dataplane::Verdict::kDropped);
+      EXPECT_EQ(a[0].flow_id, 0u) << "no flow";
+    } else if (!drop && r.reason_if_pass == DropReason::kSignature) {
+      ++expect_signature_drops;
+      ASSERT_EQ(a.size(), 1u) << r.what << ": the signature's alert";
+      EXPECT_EQ(a[0].gid, 1u);
+      EXPECT_EQ(a[0].sid, 1u);
       EXPECT_EQ(a[0].verdict, dataplane::Verdict::kDropped);
       EXPECT_EQ(a[0].flow_id, 0u) << "no flow";
     } else {
@@ -211,7 +219,9 @@ void run_case(const char* action, bool with_policy) {
     expect_accounting(c, h.frames_in, {{DropReason::kFlowTableFull, refused}, {DropReason::kFilter, 1}});
     EXPECT_EQ(passed(c, DropReason::kFlowTableFull), 0u);
   } else {
-    expect_accounting(c, h.frames_in, {{DropReason::kPolicy, expect_policy_drops}, {DropReason::kFilter, 1}});
+    expect_accounting(c, h.frames_in,
+                      {{DropReason::kPolicy, expect_policy_drops}, {DropReason::kSignature, expect_signature_drops},
+                       {DropReason::kFilter, 1}});
     EXPECT_EQ(passed(c, DropReason::kFlowTableFull), refused) << "each refused frame judged statelessly is counted";
   }
   EXPECT_EQ(accounting(c).forwarded, h.out_core + h.out_vendor);
