@@ -80,7 +80,7 @@ struct WorkerSetup {
   std::span<const config::Cidr> vendor_nets;
   bool drop_spoofed = true;  // [failure] spoofed_source = "drop"
   // [failure] flow_table_full = "drop": an IP frame whose new flow the full table refused
-  // is dropped; otherwise it is judged statelessly (filters, policy), uninspected.
+  // is dropped; otherwise it is judged on its own (filters, policy, per-packet signatures).
   bool drop_table_full = false;
   // IP reassembly limits, and the fragment causes ([failure] frag_*) that pass instead of
   // drop: bit (reason - DropReason::kFragOverlap).
